@@ -1,0 +1,3 @@
+//! One module per command group; each exposes its clap arguments and a `run` function.
+
+pub mod schema;

@@ -20,12 +20,42 @@ struct Cli {
 enum Command {
     /// Print the input table schema (the contents of docs/schema.md).
     Schema(commands::schema::SchemaArgs),
+    /// Generate a synthetic operator's export (every input table) with its planted truth.
+    Generate(commands::generate::GenerateArgs),
+    /// Import an operator export folder into the warehouse, checking every row.
+    Import(commands::import::ImportArgs),
+    /// Show the tables and partitions of a warehouse with their row counts.
+    Warehouse(commands::warehouse::WarehouseArgs),
+    /// Generate a small operator, import it, and show what each stage made.
+    Demo(commands::demo::DemoArgs),
+    /// Plan catalog and tariff engine: price usage under every plan.
+    Plans {
+        #[command(subcommand)]
+        command: commands::plans::PlansCommand,
+    },
+    /// Product baskets: frequent itemsets and association rules for cross-selling.
+    Basket {
+        #[command(subcommand)]
+        command: commands::basket::BasketCommand,
+    },
+    /// Churn early warning: cross-validate, train, evaluate and score churn models.
+    Churn {
+        #[command(subcommand)]
+        command: commands::churn::ChurnCommand,
+    },
     // Each command group adds its variant here, and its arm in `run` below.
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Schema(args) => commands::schema::run(args),
+        Command::Generate(args) => commands::generate::run(args),
+        Command::Import(args) => commands::import::run(args),
+        Command::Warehouse(args) => commands::warehouse::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Churn { command } => commands::churn::run(command),
+        Command::Plans { command } => commands::plans::run(command),
+        Command::Basket { command } => commands::basket::run(command),
     }
 }
 

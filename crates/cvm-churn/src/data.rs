@@ -1,0 +1,602 @@
+//! The flat churn table ([`Dataset`]) and reading it from operators' CSV exports.
+//!
+//! Column types are inferred: a column is numeric when every non-blank value parses as a
+//! number (blanks become missing), otherwise categorical. Non-numeric columns whose values are
+//! unique per row are identifiers and are dropped. Files are read twice (types first, values
+//! second) so a 1M-row export never has to be held as strings.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Code of a categorical value never seen in training (scored as missing).
+pub const UNSEEN: u32 = u32::MAX;
+
+/// How a feature is stored and split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// Numbers; missing values are NaN.
+    Numeric,
+    /// String levels; the column holds indexes into `levels`.
+    Categorical {
+        /// The levels in code order ("(blank)" for an empty cell).
+        levels: Vec<String>,
+    },
+}
+
+/// A named feature column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    /// Column name as in the input header.
+    pub name: String,
+    /// Numeric or categorical.
+    pub kind: FeatureKind,
+}
+
+/// The values of one feature column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Numbers, NaN for missing.
+    Numeric(Vec<f64>),
+    /// Level codes (index into the feature's levels; [`UNSEEN`] for an unknown level).
+    Categorical(Vec<u32>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Column::Numeric(v) => v.len(),
+            Column::Categorical(v) => v.len(),
+        }
+    }
+
+    fn take(&self, rows: &[usize]) -> Column {
+        match self {
+            Column::Numeric(v) => Column::Numeric(rows.iter().map(|&i| v[i]).collect()),
+            Column::Categorical(v) => Column::Categorical(rows.iter().map(|&i| v[i]).collect()),
+        }
+    }
+}
+
+/// Where a dataset came from, recorded in the model file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Input files, in reading order.
+    pub files: Vec<String>,
+    /// Label column name, if any.
+    pub label: Option<String>,
+    /// The label value counted as churn.
+    pub positive: Option<String>,
+    /// Identifier column named by the user, if any.
+    pub id: Option<String>,
+    /// Columns dropped automatically (unique non-numeric identifiers), with the reason.
+    pub dropped: Vec<String>,
+}
+
+/// A flat table of subscribers: feature columns, an optional 0/1 label and optional ids.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Feature descriptions, one per column.
+    pub features: Vec<Feature>,
+    /// Feature values, parallel to `features`.
+    pub columns: Vec<Column>,
+    /// Churned (true) or not, one per row, when the table is labelled.
+    pub labels: Option<Vec<bool>>,
+    /// Subscriber identifiers, when an id column was named.
+    pub ids: Option<Vec<String>>,
+    /// Provenance.
+    pub source: Source,
+    rows: usize,
+}
+
+impl Dataset {
+    /// Builds a dataset from columns (the entry point for the warehouse feature table).
+    pub fn new(features: Vec<Feature>, columns: Vec<Column>, labels: Option<Vec<bool>>) -> Result<Dataset> {
+        if features.len() != columns.len() {
+            return Err(Error::Data(format!("{} features but {} columns", features.len(), columns.len())));
+        }
+        let rows = columns.first().map(Column::len).or(labels.as_ref().map(Vec::len)).unwrap_or(0);
+        for (f, c) in features.iter().zip(&columns) {
+            if c.len() != rows {
+                return Err(Error::Data(format!("column {:?} has {} rows, expected {rows}", f.name, c.len())));
+            }
+            match (&f.kind, c) {
+                (FeatureKind::Numeric, Column::Numeric(_)) => {}
+                (FeatureKind::Categorical { levels }, Column::Categorical(codes)) => {
+                    if codes.iter().any(|&k| k != UNSEEN && k as usize >= levels.len()) {
+                        return Err(Error::Data(format!("column {:?} has a code outside its levels", f.name)));
+                    }
+                }
+                _ => return Err(Error::Data(format!("column {:?} does not match its declared kind", f.name))),
+            }
+        }
+        if let Some(l) = &labels {
+            if l.len() != rows {
+                return Err(Error::Data(format!("{} labels for {rows} rows", l.len())));
+            }
+        }
+        Ok(Dataset { features, columns, labels, ids: None, source: Source::default(), rows })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The rows listed, in that order (for cross-validation folds and splits).
+    pub fn take(&self, rows: &[usize]) -> Dataset {
+        Dataset {
+            features: self.features.clone(),
+            columns: self.columns.iter().map(|c| c.take(rows)).collect(),
+            labels: self.labels.as_ref().map(|l| rows.iter().map(|&i| l[i]).collect()),
+            ids: self.ids.as_ref().map(|v| rows.iter().map(|&i| v[i].clone()).collect()),
+            source: self.source.clone(),
+            rows: rows.len(),
+        }
+    }
+
+    /// The labels, or an error saying the table has none.
+    pub fn labels_required(&self) -> Result<&[bool]> {
+        self.labels.as_deref().ok_or_else(|| Error::Data("the table has no label column".into()))
+    }
+
+    /// Share of churners among the labelled rows.
+    pub fn positive_rate(&self) -> Option<f64> {
+        let l = self.labels.as_ref()?;
+        (!l.is_empty()).then(|| l.iter().filter(|&&b| b).count() as f64 / l.len() as f64)
+    }
+}
+
+/// What to read from the CSV files besides the features.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The label column (required for training and evaluation).
+    pub label: Option<String>,
+    /// The label value meaning churn; inferred from Yes/No, True/False, 1/0 when absent.
+    pub positive: Option<String>,
+    /// The subscriber id column: kept as ids, never a feature.
+    pub id: Option<String>,
+}
+
+/// Values that mean "no value" in operators' exports.
+fn is_blank(s: &str) -> bool {
+    matches!(s, "" | "NA" | "N/A" | "n/a" | "NaN" | "nan" | "null" | "NULL" | "None" | "?")
+}
+
+/// Parses a trimmed cell as a finite number.
+fn parse_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+fn io_err(file: &Path, source: std::io::Error) -> Error {
+    Error::Io { file: file.display().to_string(), source }
+}
+
+fn csv_err(file: &Path, e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io_err(file, io),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::Input {
+            file: file.display().to_string(),
+            line,
+            column: None,
+            message: format!("{len} fields, the header has {expected_len}"),
+        },
+        other => Error::Input { file: file.display().to_string(), line, column: None, message: format!("{other:?}") },
+    }
+}
+
+fn open(file: &Path) -> Result<csv::Reader<std::fs::File>> {
+    let f = std::fs::File::open(file).map_err(|e| io_err(file, e))?;
+    Ok(csv::ReaderBuilder::new().has_headers(true).from_reader(f))
+}
+
+/// Reads the header of every file and checks they agree (the BigML 80 + 20 files are one table).
+fn headers(files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut first: Option<Vec<String>> = None;
+    for file in files {
+        let mut r = open(file)?;
+        let h: Vec<String> = r
+            .headers()
+            .map_err(|e| csv_err(file, e))?
+            .iter()
+            .enumerate()
+            .map(|(i, s)| if i == 0 { s.trim_start_matches('\u{feff}').trim().to_string() } else { s.trim().to_string() })
+            .collect();
+        if h.is_empty() || h.iter().all(String::is_empty) {
+            return Err(Error::Input { file: file.display().to_string(), line: 1, column: None, message: "empty header".into() });
+        }
+        let mut seen = HashMap::new();
+        for name in &h {
+            if seen.insert(name.as_str(), ()).is_some() {
+                return Err(Error::Input {
+                    file: file.display().to_string(),
+                    line: 1,
+                    column: Some(name.clone()),
+                    message: "column name appears twice".into(),
+                });
+            }
+        }
+        match &first {
+            None => first = Some(h),
+            Some(f) if *f != h => {
+                return Err(Error::Input {
+                    file: file.display().to_string(),
+                    line: 1,
+                    column: None,
+                    message: format!("header differs from the first file's ({})", files[0].display()),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    first.ok_or_else(|| Error::Data("no input files".into()))
+}
+
+fn column_index(header: &[String], name: &str, file: &Path) -> Result<usize> {
+    header.iter().position(|h| h == name).ok_or_else(|| Error::Input {
+        file: file.display().to_string(),
+        line: 1,
+        column: Some(name.to_string()),
+        message: format!("no such column; the columns are {}", header.join(", ")),
+    })
+}
+
+/// Calls `f(file, line, record)` for every data row of every file, fields trimmed.
+fn for_each_row(files: &[PathBuf], mut f: impl FnMut(&Path, u64, &[&str]) -> Result<()>) -> Result<()> {
+    let mut rec = csv::ByteRecord::new();
+    for file in files {
+        let mut r = open(file)?;
+        loop {
+            match r.read_byte_record(&mut rec) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(csv_err(file, e)),
+            }
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let fields = rec
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    std::str::from_utf8(b).map(str::trim).map_err(|_| Error::Input {
+                        file: file.display().to_string(),
+                        line,
+                        column: Some(format!("#{}", i + 1)),
+                        message: "not valid UTF-8 (save the export as UTF-8)".into(),
+                    })
+                })
+                .collect::<Result<Vec<&str>>>()?;
+            f(file, line, &fields)?;
+        }
+    }
+    Ok(())
+}
+
+/// Maps raw label strings to churned / not churned.
+fn label_rule(values: &[String], positive: Option<&str>, label: &str) -> Result<(String, Vec<String>)> {
+    if let Some(p) = positive {
+        if !values.iter().any(|v| v == p) {
+            return Err(Error::Data(format!(
+                "label column {label:?} never has the positive value {p:?}; its values are {}",
+                values.join(", ")
+            )));
+        }
+        return Ok((p.to_string(), values.to_vec()));
+    }
+    let lower: Vec<String> = values.iter().map(|v| v.to_ascii_lowercase()).collect();
+    let pairs: [(&[&str], &[&str]); 4] = [
+        (&["yes", "y"], &["no", "n"]),
+        (&["true", "t"], &["false", "f"]),
+        (&["1", "1.0"], &["0", "0.0"]),
+        (&["churn", "churned"], &["no churn", "not churned", "stay", "stayed"]),
+    ];
+    for (pos, neg) in pairs {
+        if lower.iter().all(|v| pos.contains(&v.as_str()) || neg.contains(&v.as_str())) {
+            if let Some(i) = lower.iter().position(|v| pos.contains(&v.as_str())) {
+                return Ok((values[i].clone(), values.to_vec()));
+            }
+        }
+    }
+    Err(Error::Data(format!(
+        "cannot tell which value of label column {label:?} means churn (values: {}); pass --positive VALUE",
+        values.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+    )))
+}
+
+fn is_positive(value: &str, positive: &str) -> bool {
+    value == positive || value.eq_ignore_ascii_case(positive)
+}
+
+/// Reads CSV files (one table, same header) inferring the feature types.
+pub fn read_csv(files: &[PathBuf], opts: &ReadOptions) -> Result<Dataset> {
+    let header = headers(files)?;
+    let label_idx = opts.label.as_deref().map(|l| column_index(&header, l, &files[0])).transpose()?;
+    let id_idx = opts.id.as_deref().map(|l| column_index(&header, l, &files[0])).transpose()?;
+
+    // Pass 1: which columns are entirely numeric, and the label's values.
+    let mut numeric = vec![true; header.len()];
+    let mut label_values: Vec<String> = Vec::new();
+    let mut rows = 0usize;
+    for_each_row(files, |file, line, rec| {
+        rows += 1;
+        for (j, v) in rec.iter().enumerate() {
+            if numeric[j] && !is_blank(v) && parse_number(v).is_none() {
+                numeric[j] = false;
+            }
+        }
+        if let Some(li) = label_idx {
+            let v = rec[li];
+            if is_blank(v) {
+                return Err(Error::Input {
+                    file: file.display().to_string(),
+                    line,
+                    column: Some(header[li].clone()),
+                    message: "blank label".into(),
+                });
+            }
+            if !label_values.iter().any(|x| x == v) {
+                if label_values.len() >= 50 {
+                    return Err(Error::Input {
+                        file: file.display().to_string(),
+                        line,
+                        column: Some(header[li].clone()),
+                        message: "label has more than 50 distinct values; a churn label has two".into(),
+                    });
+                }
+                label_values.push(v.to_string());
+            }
+        }
+        Ok(())
+    })?;
+    if rows == 0 {
+        return Err(Error::Data(format!("{}: no data rows", files[0].display())));
+    }
+    let positive = match (label_idx, &opts.label) {
+        (Some(_), Some(l)) => Some(label_rule(&label_values, opts.positive.as_deref(), l)?.0),
+        _ => None,
+    };
+
+    // Pass 2: values.
+    let feature_idx: Vec<usize> = (0..header.len()).filter(|&j| Some(j) != label_idx && Some(j) != id_idx).collect();
+    let mut num_cols: Vec<Vec<f64>> = feature_idx.iter().map(|_| Vec::new()).collect();
+    let mut cat_cols: Vec<(HashMap<String, u32>, Vec<String>, Vec<u32>)> =
+        feature_idx.iter().map(|_| (HashMap::new(), Vec::new(), Vec::new())).collect();
+    let mut labels = label_idx.map(|_| Vec::with_capacity(rows));
+    let mut ids = id_idx.map(|_| Vec::with_capacity(rows));
+    for_each_row(files, |_, _, rec| {
+        for (k, &j) in feature_idx.iter().enumerate() {
+            let v = rec[j];
+            if numeric[j] {
+                num_cols[k].push(if is_blank(v) { f64::NAN } else { parse_number(v).unwrap_or(f64::NAN) });
+            } else {
+                let (dict, levels, codes) = &mut cat_cols[k];
+                let key = if v.is_empty() { "(blank)" } else { v };
+                let code = match dict.get(key) {
+                    Some(&c) => c,
+                    None => {
+                        let c = levels.len() as u32;
+                        dict.insert(key.to_string(), c);
+                        levels.push(key.to_string());
+                        c
+                    }
+                };
+                codes.push(code);
+            }
+        }
+        if let (Some(l), Some(li), Some(p)) = (labels.as_mut(), label_idx, positive.as_deref()) {
+            l.push(is_positive(rec[li], p));
+        }
+        if let (Some(ids), Some(ii)) = (ids.as_mut(), id_idx) {
+            ids.push(rec[ii].to_string());
+        }
+        Ok(())
+    })?;
+
+    let mut features = Vec::new();
+    let mut columns = Vec::new();
+    let mut dropped = Vec::new();
+    for (k, &j) in feature_idx.iter().enumerate() {
+        let name = header[j].clone();
+        if numeric[j] {
+            features.push(Feature { name, kind: FeatureKind::Numeric });
+            columns.push(Column::Numeric(std::mem::take(&mut num_cols[k])));
+        } else {
+            let (_, levels, codes) = std::mem::take(&mut cat_cols[k]);
+            // A text column with a different value on every row is an identifier, not a feature.
+            if rows > 1 && levels.len() == rows {
+                dropped.push(format!("{name} (unique per row: an identifier)"));
+                continue;
+            }
+            features.push(Feature { name, kind: FeatureKind::Categorical { levels } });
+            columns.push(Column::Categorical(codes));
+        }
+    }
+    if features.is_empty() {
+        return Err(Error::Data("no feature columns left after removing label, id and identifier columns".into()));
+    }
+    let mut ds = Dataset::new(features, columns, labels)?;
+    ds.ids = ids;
+    ds.source = Source {
+        files: files.iter().map(|f| f.display().to_string()).collect(),
+        label: opts.label.clone(),
+        positive,
+        id: opts.id.clone(),
+        dropped,
+    };
+    Ok(ds)
+}
+
+/// Reads CSV files with the feature columns a model was trained on (types are not inferred).
+///
+/// Extra columns are ignored; a missing feature column or a non-number in a numeric column is
+/// an error naming file, line and column. Unknown categorical levels are scored as missing.
+pub fn read_csv_with_schema(files: &[PathBuf], schema: &[Feature], opts: &ReadOptions) -> Result<Dataset> {
+    let header = headers(files)?;
+    let file0 = &files[0];
+    let label_idx = opts.label.as_deref().map(|l| column_index(&header, l, file0)).transpose()?;
+    let id_idx = opts.id.as_deref().map(|l| column_index(&header, l, file0)).transpose()?;
+    let idx: Vec<usize> = schema.iter().map(|f| column_index(&header, &f.name, file0)).collect::<Result<_>>()?;
+    let dicts: Vec<Option<HashMap<&str, u32>>> = schema
+        .iter()
+        .map(|f| match &f.kind {
+            FeatureKind::Numeric => None,
+            FeatureKind::Categorical { levels } => {
+                Some(levels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect())
+            }
+        })
+        .collect();
+    let mut num_cols: Vec<Vec<f64>> = schema.iter().map(|_| Vec::new()).collect();
+    let mut cat_cols: Vec<Vec<u32>> = schema.iter().map(|_| Vec::new()).collect();
+    let mut raw_labels: Vec<String> = Vec::new();
+    let mut ids = id_idx.map(|_| Vec::new());
+    for_each_row(files, |file, line, rec| {
+        for (k, &j) in idx.iter().enumerate() {
+            let v = rec[j];
+            match &dicts[k] {
+                None => {
+                    let x = if is_blank(v) {
+                        f64::NAN
+                    } else {
+                        parse_number(v).ok_or_else(|| Error::Input {
+                            file: file.display().to_string(),
+                            line,
+                            column: Some(header[j].clone()),
+                            message: format!("{v:?} is not a number (the model was trained with this column numeric)"),
+                        })?
+                    };
+                    num_cols[k].push(x);
+                }
+                Some(d) => {
+                    let key = if v.is_empty() { "(blank)" } else { v };
+                    cat_cols[k].push(d.get(key).copied().unwrap_or(UNSEEN));
+                }
+            }
+        }
+        if let Some(li) = label_idx {
+            if is_blank(rec[li]) {
+                return Err(Error::Input {
+                    file: file.display().to_string(),
+                    line,
+                    column: Some(header[li].clone()),
+                    message: "blank label".into(),
+                });
+            }
+            raw_labels.push(rec[li].to_string());
+        }
+        if let (Some(ids), Some(ii)) = (ids.as_mut(), id_idx) {
+            ids.push(rec[ii].to_string());
+        }
+        Ok(())
+    })?;
+    let columns: Vec<Column> = schema
+        .iter()
+        .enumerate()
+        .map(|(k, f)| match f.kind {
+            FeatureKind::Numeric => Column::Numeric(std::mem::take(&mut num_cols[k])),
+            FeatureKind::Categorical { .. } => Column::Categorical(std::mem::take(&mut cat_cols[k])),
+        })
+        .collect();
+    let mut positive = None;
+    let labels = match (&opts.label, label_idx) {
+        (Some(l), Some(_)) => {
+            let mut distinct: Vec<String> = Vec::new();
+            for v in &raw_labels {
+                if !distinct.contains(v) {
+                    distinct.push(v.clone());
+                }
+            }
+            // When the model knows its positive value, use it even if this file has one class.
+            let p = match opts.positive.as_deref() {
+                Some(p) => p.to_string(),
+                None => label_rule(&distinct, None, l)?.0,
+            };
+            let out = raw_labels.iter().map(|v| is_positive(v, &p)).collect();
+            positive = Some(p);
+            Some(out)
+        }
+        _ => None,
+    };
+    let mut ds = Dataset::new(schema.to_vec(), columns, labels)?;
+    if ds.rows() == 0 {
+        return Err(Error::Data(format!("{}: no data rows", file0.display())));
+    }
+    ds.ids = ids;
+    ds.source = Source {
+        files: files.iter().map(|f| f.display().to_string()).collect(),
+        label: opts.label.clone(),
+        positive,
+        id: opts.id.clone(),
+        dropped: Vec::new(),
+    };
+    Ok(ds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        let mut f = std::fs::File::create(&p).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        p
+    }
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cvm-churn-test-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn infers_types_blanks_ids_and_yes_no_labels() {
+        let d = tmpdir("infer");
+        let p = write(
+            &d,
+            "a.csv",
+            "\u{feff}customerID,tenure,Contract,TotalCharges,Churn\nA1,1,Month, ,Yes\nA2,34,One year,1889.5,No\nA3,2,Month,108.15,Yes\n",
+        );
+        let ds = read_csv(&[p], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap();
+        let names: Vec<_> = ds.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["tenure", "Contract", "TotalCharges"]);
+        assert_eq!(ds.labels.as_deref(), Some(&[true, false, true][..]));
+        match &ds.columns[2] {
+            Column::Numeric(v) => assert!(v[0].is_nan() && v[1] == 1889.5),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(ds.features[1].kind, FeatureKind::Categorical { .. }));
+        assert_eq!(ds.source.dropped.len(), 1);
+    }
+
+    #[test]
+    fn concatenates_files_and_rejects_bad_rows_with_location() {
+        let d = tmpdir("concat");
+        let a = write(&d, "a.csv", "x,y,Churn\n1,a,True\n2,b,False\n");
+        let b = write(&d, "b.csv", "x,y,Churn\n3,a,False\n");
+        let ds = read_csv(&[a.clone(), b], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap();
+        assert_eq!(ds.rows(), 3);
+        let bad = write(&d, "bad.csv", "x,y,Churn\n1,a,True\n2,b\n");
+        let e = read_csv(&[bad], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap_err();
+        assert!(e.to_string().contains("bad.csv, line 3"), "{e}");
+        let schema = ds.features.clone();
+        let c = write(&d, "c.csv", "x,y,Churn\n1,a,True\nabc,b,False\n");
+        let e = read_csv_with_schema(&[c], &schema, &ReadOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("line 3, column \"x\""), "{e}");
+        let e = read_csv(&[a], &ReadOptions { label: Some("nope".into()), ..Default::default() }).unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn label_needs_a_known_pair_or_positive() {
+        let vals = vec!["stay".to_string(), "gone".to_string()];
+        assert!(label_rule(&vals, None, "s").is_err());
+        assert_eq!(label_rule(&vals, Some("gone"), "s").unwrap().0, "gone");
+        let tf = vec!["False".to_string(), "True".to_string()];
+        assert_eq!(label_rule(&tf, None, "s").unwrap().0, "True");
+    }
+}

@@ -1,0 +1,37 @@
+//! Helpers for tests that run the real `cvm` binary, each in its own temporary folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The folder of committed test fixtures.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The shared public data folder (beside the checkout, as in CI).
+pub fn public_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/public")
+}
+
+/// Runs `cvm` with `args`.
+pub fn cvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cvm")).args(args).output().expect("cvm runs")
+}
+
+/// Runs `cvm` with `args` and returns its standard output, failing the test on an error.
+pub fn cvm_ok(args: &[&str]) -> String {
+    let out = cvm(args);
+    assert!(
+        out.status.success(),
+        "cvm {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A path as a `&str` argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}

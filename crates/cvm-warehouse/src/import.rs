@@ -1,0 +1,939 @@
+//! `import`: an export folder into the warehouse, every row checked, nothing lost.
+//!
+//! Per table, three stages run at once:
+//!
+//! ```text
+//! reader (1 thread)     file -> chunks of whole records, with line numbers
+//! checkers (N threads)  chunk -> typed Arrow batch of valid rows + rejected rows
+//! sequencer (caller)    in file order: duplicate keys, references, partition, write
+//! ```
+//!
+//! Duplicates and references are decided in file order so that "the first row of a key
+//! wins" does not depend on thread timing: the same export always gives the same warehouse.
+//! Nothing reaches its final name before every table is read and within its reject limit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Array, Date32Builder, Decimal128Builder, Int64Array,
+    Int64Builder, RecordBatch, StringArray, StringBuilder, UInt32Array,
+};
+use arrow::compute::{filter_record_batch, take_record_batch};
+use arrow::datatypes::SchemaRef;
+use cvm_domain::schema::{Kind, Partitioning, TABLES, Table};
+use cvm_domain::{Date, Month};
+use rustc_hash::FxHashSet;
+use serde::Serialize;
+
+use crate::ImportError;
+use crate::arrow_schema::arrow_schema;
+use crate::source::{self, Chunk, ColumnMap, Encoding, FileFormat, TableFile};
+use crate::store::{self, FinishedFile, PendingFile};
+use crate::validate::{self, Cell, Context, Problem};
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Encoding of CSV files.
+    pub encoding: Encoding,
+    /// Dates after this day are refused as future dates.
+    pub as_of: Date,
+    /// Largest share of rejected rows a table may have before the import fails (0.0-1.0).
+    pub max_reject_rate: f64,
+    /// Checker threads.
+    pub threads: usize,
+    /// Name of this import in `W/_imports/`.
+    pub import_id: String,
+}
+
+/// What one table's import read, accepted and rejected.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSummary {
+    /// Table name.
+    pub table: String,
+    /// The export file.
+    pub file: String,
+    /// Rows read (excluding the header).
+    pub read: u64,
+    /// Rows written to the warehouse.
+    pub accepted: u64,
+    /// Rows set aside in the rejects file.
+    pub rejected: u64,
+    /// Partitions written: `snapshot` or the months.
+    pub partitions: BTreeMap<String, u64>,
+    /// Rejected rows by `column: kind of problem`.
+    pub problems: BTreeMap<String, u64>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// The outcome of an import, also written as `W/_imports/<id>/summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportSummary {
+    /// Name of the import.
+    pub import_id: String,
+    /// `committed`, or `failed` when nothing was changed in the warehouse.
+    pub status: String,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// The export folder.
+    pub source: String,
+    /// The as-of date used for future-date checks.
+    pub as_of: String,
+    /// One entry per table imported, in import order.
+    pub tables: Vec<TableSummary>,
+    /// Files in the export folder that are not a table (reported, never silently read).
+    pub skipped_files: Vec<String>,
+    /// Path of the rejects file.
+    pub rejects_file: String,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+impl ImportSummary {
+    /// Whether every table reconciles: read = accepted + rejected.
+    pub fn reconciles(&self) -> bool {
+        self.tables.iter().all(|t| t.read == t.accepted + t.rejected)
+    }
+}
+
+/// Finds each table's export file in `dir`; other files are returned as skipped.
+pub fn find_table_files(dir: &Path) -> Result<(Vec<(&'static Table, TableFile)>, Vec<String>), ImportError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ImportError::Io { path: dir.to_path_buf(), source: e })?;
+    let mut found: BTreeMap<&'static str, TableFile> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    let mut names: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    names.sort();
+    for (name, path) in names {
+        let (stem, format) = match name.rsplit_once('.') {
+            Some((stem, ext)) if ext.eq_ignore_ascii_case("csv") => (stem, FileFormat::Csv),
+            Some((stem, ext)) if ext.eq_ignore_ascii_case("parquet") => (stem, FileFormat::Parquet),
+            _ => {
+                skipped.push(name);
+                continue;
+            }
+        };
+        match TABLES.iter().find(|t| t.name == stem) {
+            Some(t) if found.contains_key(t.name) => return Err(ImportError::TwoFiles { table: t.name }),
+            Some(t) => {
+                found.insert(t.name, TableFile { path, format });
+            }
+            None => skipped.push(name),
+        }
+    }
+    let ordered = TABLES.iter().filter_map(|t| found.remove(t.name).map(|f| (t, f))).collect();
+    Ok((ordered, skipped))
+}
+
+/// Imports every table file of `dir` into warehouse `root`.
+///
+/// On success all tables are committed together at the end; on any error or a reject rate
+/// over the limit nothing in the warehouse changes, and the summary and rejects are still
+/// written to `W/_imports/<id>/` so the operator can see why.
+pub fn import(
+    dir: &Path,
+    root: &Path,
+    opts: &ImportOptions,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<ImportSummary, ImportError> {
+    let started = Instant::now();
+    let (files, skipped_files) = find_table_files(dir)?;
+    if files.is_empty() {
+        return Err(ImportError::NoTables { dir: dir.to_path_buf() });
+    }
+    std::fs::create_dir_all(root).map_err(|e| ImportError::Io { path: root.to_path_buf(), source: e })?;
+    let _lock = ImportLock::take(root)?;
+    remove_stale_temp_files(root);
+
+    let run_dir = root.join("_imports").join(&opts.import_id);
+    let rejects_path = run_dir.join("rejects.csv");
+    let mut rejects = RejectsFile::create(&rejects_path)?;
+    let mut refs = ReferenceSets::default();
+    let mut finished: Vec<FinishedFile> = Vec::new();
+    let mut tables = Vec::new();
+    let mut failure: Option<ImportError> = None;
+
+    for (table, file) in &files {
+        let outcome = refs
+            .load_missing(root, table, &files)
+            .and_then(|()| import_table(table, file, root, opts, &mut refs, &mut rejects, progress));
+        match outcome {
+            Ok((summary, files_done)) => {
+                finished.extend(files_done);
+                let rate = if summary.read == 0 { 0.0 } else { summary.rejected as f64 / summary.read as f64 };
+                let over = rate > opts.max_reject_rate;
+                tables.push(summary);
+                if over {
+                    let t = tables.last().map(|t| (t.file.clone(), t.rejected, t.read)).unwrap_or_default();
+                    failure = Some(ImportError::RejectRate {
+                        file: t.0,
+                        rejected: t.1,
+                        read: t.2,
+                        limit: opts.max_reject_rate,
+                    });
+                    break;
+                }
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+
+    let rejects_written = rejects.finish();
+    let mut summary = ImportSummary {
+        import_id: opts.import_id.clone(),
+        status: "committed".into(),
+        message: None,
+        source: dir.display().to_string(),
+        as_of: opts.as_of.to_string(),
+        tables,
+        skipped_files,
+        rejects_file: rejects_path.display().to_string(),
+        seconds: 0.0,
+    };
+    let failure = failure.or(rejects_written.err());
+    if let Some(err) = failure {
+        finished.into_iter().for_each(FinishedFile::abandon);
+        summary.status = "failed".into();
+        summary.message = Some(err.to_string());
+        summary.seconds = started.elapsed().as_secs_f64();
+        write_summary(&run_dir, &summary)?;
+        return Err(err);
+    }
+    // Commit: every file is complete; renaming them into place is quick and each rename is
+    // atomic, so a crash here leaves each partition either old or new, never half-written.
+    for f in finished {
+        f.commit()?;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    write_summary(&run_dir, &summary)?;
+    Ok(summary)
+}
+
+fn write_summary(run_dir: &Path, summary: &ImportSummary) -> Result<(), ImportError> {
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| ImportError::Io {
+        path: run_dir.join("summary.json"),
+        source: std::io::Error::other(e),
+    })?;
+    store::write_atomically(&run_dir.join("summary.json"), &json)
+}
+
+/// Removes temporary files a crashed import may have left behind.
+fn remove_stale_temp_files(root: &Path) {
+    for table in TABLES {
+        let dir = store::table_dir(root, table);
+        let mut dirs = vec![dir.clone()];
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            dirs.extend(entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+        for d in dirs {
+            if let Ok(entries) = std::fs::read_dir(&d) {
+                for e in entries.filter_map(Result::ok) {
+                    if e.file_name().to_string_lossy().ends_with(".tmp") {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Only one import may write a warehouse at a time.
+struct ImportLock(PathBuf);
+
+impl ImportLock {
+    fn take(root: &Path) -> Result<ImportLock, ImportError> {
+        let path = root.join(".import.lock");
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                use std::io::Write;
+                let _ = writeln!(f, "{}", std::process::id());
+                Ok(ImportLock(path))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                Err(ImportError::Locked { path, holder: holder.trim().to_owned() })
+            }
+            Err(e) => Err(ImportError::Io { path, source: e }),
+        }
+    }
+}
+
+impl Drop for ImportLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Keys of referenced tables (branches, plans, devices, subscribers), from this import or
+/// from the warehouse.
+#[derive(Default)]
+struct ReferenceSets {
+    ints: BTreeMap<&'static str, FxHashSet<i64>>,
+    codes: BTreeMap<&'static str, FxHashSet<String>>,
+}
+
+impl ReferenceSets {
+    fn has(&self, table: &str) -> bool {
+        self.ints.contains_key(table) || self.codes.contains_key(table)
+    }
+
+    /// Loads from the warehouse the tables `table` references that this import does not bring.
+    fn load_missing(
+        &mut self,
+        root: &Path,
+        table: &Table,
+        files: &[(&'static Table, TableFile)],
+    ) -> Result<(), ImportError> {
+        for r in table.references {
+            if self.has(r.table) || files.iter().any(|(t, _)| t.name == r.table) {
+                continue;
+            }
+            let target = cvm_domain::schema::table(r.table).ok_or(ImportError::MissingReference {
+                table: table.name,
+                referenced: r.table,
+            })?;
+            match store::read_keys(root, target)? {
+                Some(store::StoredKeys::Ints(v)) => {
+                    self.ints.insert(target.name, v.into_iter().collect());
+                }
+                Some(store::StoredKeys::Codes(v)) => {
+                    self.codes.insert(target.name, v.into_iter().collect());
+                }
+                None => return Err(ImportError::MissingReference { table: table.name, referenced: r.table }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `value` in `column` of `batch` row `row` names an existing row of `target`.
+    fn contains(&self, target: &str, column: &ArrayRef, row: usize) -> bool {
+        if column.is_null(row) {
+            return true;
+        }
+        if let Some(a) = column.as_any().downcast_ref::<Int64Array>() {
+            return self.ints.get(target).is_some_and(|s| s.contains(&a.value(row)));
+        }
+        if let Some(a) = column.as_any().downcast_ref::<StringArray>() {
+            return self.codes.get(target).is_some_and(|s| s.contains(a.value(row)));
+        }
+        false
+    }
+
+    /// Records the keys of accepted rows of a referenced table.
+    fn add(&mut self, table: &'static Table, batch: &RecordBatch) {
+        let Some(idx) = table.column_index(table.key[0]) else { return };
+        let col = batch.column(idx);
+        if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
+            self.ints.entry(table.name).or_default().extend(a.iter().flatten());
+        } else if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
+            self.codes.entry(table.name).or_default().extend(a.iter().flatten().map(str::to_owned));
+        }
+    }
+}
+
+/// Whether some table references `table`, so its keys must be remembered.
+fn is_referenced(table: &Table) -> bool {
+    TABLES.iter().any(|t| t.references.iter().any(|r| r.table == table.name))
+}
+
+/// A row set aside, with where it was and why.
+struct Reject {
+    line: u64,
+    column: &'static str,
+    value: String,
+    problem: Problem,
+    other_problems: usize,
+    record: String,
+}
+
+/// The rejects file of one import.
+struct RejectsFile {
+    path: PathBuf,
+    temp: PathBuf,
+    writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
+}
+
+impl RejectsFile {
+    fn create(path: &Path) -> Result<RejectsFile, ImportError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| ImportError::Io { path: dir.to_path_buf(), source: e })?;
+        let temp = dir.join(".rejects.csv.tmp");
+        let file = std::fs::File::create(&temp).map_err(|e| ImportError::Io { path: temp.clone(), source: e })?;
+        let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        writer
+            .write_record(["table", "file", "line", "column", "value", "reason", "kind", "other_problems", "record"])
+            .map_err(|e| csv_io(&temp, e))?;
+        Ok(RejectsFile { path: path.to_path_buf(), temp, writer })
+    }
+
+    fn write(&mut self, table: &str, file: &str, r: &Reject) -> Result<(), ImportError> {
+        self.writer
+            .write_record([
+                table,
+                file,
+                &r.line.to_string(),
+                r.column,
+                &r.value,
+                &r.problem.to_string(),
+                r.problem.category(),
+                &r.other_problems.to_string(),
+                &r.record,
+            ])
+            .map_err(|e| csv_io(&self.temp, e))
+    }
+
+    fn finish(self) -> Result<(), ImportError> {
+        let file = self.writer.into_inner().map_err(|e| ImportError::Io { path: self.temp.clone(), source: e.into_error() })?;
+        let file = file.into_inner().map_err(|e| ImportError::Io { path: self.temp.clone(), source: e.into_error() })?;
+        file.sync_all().map_err(|e| ImportError::Io { path: self.temp.clone(), source: e })?;
+        std::fs::rename(&self.temp, &self.path).map_err(|e| ImportError::Io { path: self.path.clone(), source: e })
+    }
+}
+
+fn csv_io(path: &Path, e: csv::Error) -> ImportError {
+    ImportError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) }
+}
+
+/// The checked rows of one chunk.
+struct CheckedChunk {
+    index: u64,
+    read: u64,
+    batch: RecordBatch,
+    lines: Vec<u64>,
+    spans: Vec<(usize, usize)>,
+    data: Vec<u8>,
+    encoding: Encoding,
+    rejects: Vec<Reject>,
+}
+
+impl CheckedChunk {
+    fn record_text(&self, row: usize) -> String {
+        let (start, end) = self.spans[row];
+        record_text(&self.data[start..end], self.encoding)
+    }
+}
+
+/// A record's text for the rejects file: UTF-8, without its line end.
+fn record_text(bytes: &[u8], encoding: Encoding) -> String {
+    let text = match encoding {
+        Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+        Encoding::Gbk => encoding_rs::GBK.decode_without_bom_handling(bytes).0.into_owned(),
+    };
+    text.trim_end_matches(['\n', '\r']).to_owned()
+}
+
+/// The state of one table's import in the sequencer.
+struct TableImport<'a> {
+    table: &'static Table,
+    file_name: String,
+    root: &'a Path,
+    schema: SchemaRef,
+    import_id: &'a str,
+    keys: KeyCheck,
+    remember_keys: bool,
+    writers: BTreeMap<String, PendingFile>,
+    summary: TableSummary,
+}
+
+impl TableImport<'_> {
+    /// Decides duplicates and references for a chunk's valid rows, in file order, records
+    /// rejects, and writes the accepted rows to their partitions.
+    fn accept(
+        &mut self,
+        chunk: CheckedChunk,
+        refs: &mut ReferenceSets,
+        rejects: &mut RejectsFile,
+    ) -> Result<(), ImportError> {
+        let table = self.table;
+        self.summary.read += chunk.read;
+        let n = chunk.batch.num_rows();
+        let mut keep = Vec::with_capacity(n);
+        let mut all_rejects = Vec::new();
+        for row in 0..n {
+            let problem = match self.keys.first_seen(&chunk.batch, row, chunk.lines[row]) {
+                Err(first_line) => Some((table.key[0], Problem::Duplicate(table.key.join(" + "), first_line))),
+                Ok(()) => table.references.iter().find_map(|r| {
+                    let col = chunk.batch.column(table.column_index(r.column)?);
+                    (!refs.contains(r.table, col, row)).then_some((r.column, Problem::UnknownReference(r.table)))
+                }),
+            };
+            keep.push(problem.is_none());
+            if let Some((column, problem)) = problem {
+                let idx = table.column_index(column).unwrap_or(0);
+                let value = arrow::util::display::array_value_to_string(chunk.batch.column(idx), row).unwrap_or_default();
+                all_rejects.push(Reject {
+                    line: chunk.lines[row],
+                    column,
+                    value,
+                    problem,
+                    other_problems: 0,
+                    record: chunk.record_text(row),
+                });
+            }
+        }
+        let CheckedChunk { batch, rejects: early, .. } = chunk;
+        all_rejects.extend(early);
+        all_rejects.sort_by_key(|r| r.line);
+        for r in &all_rejects {
+            rejects.write(table.name, &self.file_name, r)?;
+            let column = if r.column.is_empty() { "record" } else { r.column };
+            *self.summary.problems.entry(format!("{column}: {}", r.problem.category())).or_default() += 1;
+        }
+        self.summary.rejected += all_rejects.len() as u64;
+        let accepted = if keep.iter().all(|k| *k) {
+            batch
+        } else {
+            filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| ImportError::Internal(e.to_string()))?
+        };
+        self.summary.accepted += accepted.num_rows() as u64;
+        if self.remember_keys {
+            refs.add(table, &accepted);
+        }
+        if accepted.num_rows() == 0 {
+            return Ok(());
+        }
+        for (part, batch) in split_by_partition(table, accepted)? {
+            self.writer(&part)?.write(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// The pending file of partition `part`, created on first use.
+    fn writer(&mut self, part: &str) -> Result<&mut PendingFile, ImportError> {
+        if !self.writers.contains_key(part) {
+            let path = match self.table.partitioning {
+                Partitioning::Snapshot => store::snapshot_path(self.root, self.table),
+                Partitioning::ByMonth(_) => store::partition_path(self.root, self.table, part),
+            };
+            let file = PendingFile::create(path, self.schema.clone(), self.import_id)?;
+            self.writers.insert(part.to_owned(), file);
+        }
+        self.writers.get_mut(part).ok_or_else(|| ImportError::Internal("partition writer vanished".into()))
+    }
+}
+
+fn import_table(
+    table: &'static Table,
+    file: &TableFile,
+    root: &Path,
+    opts: &ImportOptions,
+    refs: &mut ReferenceSets,
+    rejects: &mut RejectsFile,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<(TableSummary, Vec<FinishedFile>), ImportError> {
+    let started = Instant::now();
+    let schema = arrow_schema(table);
+    let ctx = Context { as_of: opts.as_of };
+    let file_name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut state = TableImport {
+        table,
+        file_name: file_name.clone(),
+        root,
+        schema: schema.clone(),
+        import_id: &opts.import_id,
+        keys: KeyCheck::new(table),
+        remember_keys: is_referenced(table),
+        writers: BTreeMap::new(),
+        summary: TableSummary {
+            table: table.name.into(),
+            file: file_name,
+            read: 0,
+            accepted: 0,
+            rejected: 0,
+            partitions: BTreeMap::new(),
+            problems: BTreeMap::new(),
+            seconds: 0.0,
+        },
+    };
+    let encoding = if file.format == FileFormat::Parquet { Encoding::Utf8 } else { opts.encoding };
+    let threads = opts.threads.max(1);
+
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<(Arc<ColumnMap>, Chunk)>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<CheckedChunk>(threads * 2);
+    let result = std::thread::scope(|scope| -> Result<(), ImportError> {
+        let reader = scope.spawn(move || read_file(table, file, encoding, work_tx));
+        for _ in 0..threads {
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            let schema = schema.clone();
+            scope.spawn(move || {
+                for (map, chunk) in work_rx {
+                    let checked = check_chunk(table, &map, chunk, &ctx, encoding, &schema);
+                    if done_tx.send(checked).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        drop(work_rx);
+
+        // Sequencer: take chunks in file order. After a failure the remaining chunks are
+        // drained so the other threads can finish.
+        let mut waiting: BTreeMap<u64, CheckedChunk> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut failed: Option<ImportError> = None;
+        for chunk in &done_rx {
+            waiting.insert(chunk.index, chunk);
+            while let Some(chunk) = waiting.remove(&next) {
+                next += 1;
+                if failed.is_none() {
+                    failed = state.accept(chunk, refs, rejects).err();
+                    progress(table.name, state.summary.read);
+                }
+            }
+        }
+        let read_result = reader.join().unwrap_or_else(|_| Err(ImportError::Internal("reader thread panicked".into())));
+        read_result?;
+        failed.map_or(Ok(()), Err)
+    });
+    if let Err(e) = result {
+        state.writers.into_values().for_each(PendingFile::abandon);
+        return Err(e);
+    }
+    // A snapshot table with no accepted row is still replaced: the export says it is empty.
+    if table.partitioning == Partitioning::Snapshot && state.writers.is_empty() {
+        state.writer("snapshot")?;
+    }
+    let mut finished = Vec::new();
+    for (part, w) in std::mem::take(&mut state.writers) {
+        state.summary.partitions.insert(part, w.rows());
+        finished.push(w.finish()?);
+    }
+    state.summary.seconds = started.elapsed().as_secs_f64();
+    Ok((state.summary, finished))
+}
+
+/// Reads `file` and sends its chunks, each with the header's column map, to the checkers.
+fn read_file(
+    table: &'static Table,
+    file: &TableFile,
+    encoding: Encoding,
+    work_tx: crossbeam_channel::Sender<(Arc<ColumnMap>, Chunk)>,
+) -> Result<(), ImportError> {
+    // A send fails only when the checkers stopped early; the error that stopped them is
+    // the one reported.
+    let emit = |map: &Arc<ColumnMap>, chunk: Chunk| {
+        let _ = work_tx.send((map.clone(), chunk));
+        Ok(())
+    };
+    match file.format {
+        FileFormat::Csv => source::read_csv(&file.path, encoding, table, emit),
+        FileFormat::Parquet => source::read_parquet(&file.path, table, emit),
+    }
+}
+
+/// An Arrow column being built from checked cells.
+enum ColumnBuilder {
+    Int(Int64Builder),
+    Money(Decimal128Builder),
+    Text(StringBuilder),
+    Date(Date32Builder),
+    Bool(BooleanBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(kind: Kind) -> ColumnBuilder {
+        match kind {
+            Kind::Int { .. } => ColumnBuilder::Int(Int64Builder::new()),
+            Kind::Money { .. } => ColumnBuilder::Money(
+                Decimal128Builder::new().with_data_type(crate::arrow_schema::MONEY),
+            ),
+            Kind::Date { .. } => ColumnBuilder::Date(Date32Builder::new()),
+            Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+            Kind::Month | Kind::Code | Kind::Text { .. } | Kind::Enum(_) | Kind::EnumList(_) | Kind::Msisdn => {
+                ColumnBuilder::Text(StringBuilder::new())
+            }
+        }
+    }
+
+    fn append(&mut self, cell: &Cell<'_>) {
+        match (self, cell) {
+            (ColumnBuilder::Int(b), Cell::Int(v)) => b.append_value(*v),
+            (ColumnBuilder::Money(b), Cell::Money(v)) => b.append_value(i128::from(*v)),
+            (ColumnBuilder::Date(b), Cell::Date(v)) => b.append_value(*v),
+            (ColumnBuilder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
+            (ColumnBuilder::Text(b), Cell::Text(s)) => b.append_value(s),
+            (ColumnBuilder::Text(b), Cell::Owned(s)) => b.append_value(s),
+            (ColumnBuilder::Int(b), _) => b.append_null(),
+            (ColumnBuilder::Money(b), _) => b.append_null(),
+            (ColumnBuilder::Date(b), _) => b.append_null(),
+            (ColumnBuilder::Bool(b), _) => b.append_null(),
+            (ColumnBuilder::Text(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Int(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Money(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Checks every record of a chunk field by field and against the row rules: valid rows
+/// become an Arrow batch, the others rejects. Runs on a checker thread.
+fn check_chunk(
+    table: &Table,
+    map: &ColumnMap,
+    chunk: Chunk,
+    ctx: &Context,
+    encoding: Encoding,
+    schema: &SchemaRef,
+) -> CheckedChunk {
+    let mut builders: Vec<ColumnBuilder> = table.columns.iter().map(|c| ColumnBuilder::new(c.kind)).collect();
+    let mut lines = Vec::new();
+    let mut spans = Vec::new();
+    let mut rejects = Vec::new();
+    let mut read = 0u64;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&chunk.data[..]);
+    let mut record = csv::ByteRecord::new();
+    let mut decoded = csv::ByteRecord::new();
+    // Reused between records: the cells borrow the record, so the buffer is emptied into a
+    // fresh lifetime each time (an in-place collect that keeps the allocation).
+    let mut cell_buffer: Vec<Cell<'static>> = Vec::with_capacity(table.columns.len());
+    loop {
+        let start = reader.position().byte() as usize;
+        let start_line = reader.position().line();
+        let more = match reader.read_byte_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                // The csv reader reads bytes and only fails on I/O, which a slice has none of;
+                // should it ever fail, the rest of the chunk is rejected, not lost.
+                let rest = &chunk.data[start..];
+                read += 1;
+                rejects.push(Reject {
+                    line: chunk.first_line + start_line.saturating_sub(1),
+                    column: "",
+                    value: String::new(),
+                    problem: Problem::Type(format!("unreadable CSV: {e}")),
+                    other_problems: 0,
+                    record: record_text(rest, encoding),
+                });
+                break;
+            }
+        };
+        if !more {
+            break;
+        }
+        let end = reader.position().byte() as usize;
+        read += 1;
+        let index_in_chunk = read - 1;
+        let line = if chunk.one_record_per_line {
+            chunk.first_line + index_in_chunk
+        } else {
+            chunk.first_line + record.position().map_or(start_line, |p| p.line()).saturating_sub(1)
+        };
+        let reject = |column: &'static str, value: &[u8], problem: Problem, others: usize| Reject {
+            line,
+            column,
+            value: validate::cut(&record_text(value, encoding)),
+            problem,
+            other_problems: others,
+            record: record_text(&chunk.data[start..end], encoding),
+        };
+        if record.len() != map.width {
+            rejects.push(reject("", b"", Problem::FieldCount { expected: map.width, found: record.len() }, 0));
+            continue;
+        }
+        let fields: &csv::ByteRecord = match encoding {
+            Encoding::Utf8 => &record,
+            Encoding::Gbk => match decode_gbk(&record, &mut decoded) {
+                Ok(()) => &decoded,
+                Err(pos) => {
+                    let column = table
+                        .columns
+                        .iter()
+                        .zip(&map.positions)
+                        .find(|(_, p)| **p == Some(pos))
+                        .map_or("", |(c, _)| c.name);
+                    rejects.push(reject(column, &record[pos], Problem::Encoding("GBK"), 0));
+                    continue;
+                }
+            },
+        };
+        let mut cells: Vec<Cell<'_>> = std::mem::take(&mut cell_buffer).into_iter().map(|_| Cell::Null).collect();
+        cells.clear();
+        let mut first_problem: Option<(&'static str, &[u8], Problem)> = None;
+        let mut others = 0usize;
+        for (column, pos) in table.columns.iter().zip(&map.positions) {
+            let raw: &[u8] = pos.and_then(|p| fields.get(p)).unwrap_or(b"");
+            match validate::parse_field(column, raw, ctx) {
+                Ok(cell) => cells.push(cell),
+                Err(problem) => {
+                    cells.push(Cell::Null);
+                    if first_problem.is_none() {
+                        first_problem = Some((column.name, raw, problem));
+                    } else {
+                        others += 1;
+                    }
+                }
+            }
+        }
+        if let Some((column, raw, problem)) = first_problem {
+            let r = reject(column, raw, problem, others);
+            rejects.push(r);
+            continue;
+        }
+        if let Err((column, problem)) = validate::check_row_rules(table, &cells) {
+            let raw = table.column_index(column).and_then(|i| map.positions[i]).and_then(|p| fields.get(p)).unwrap_or(b"");
+            let r = reject(column, raw, problem, 0);
+            rejects.push(r);
+            continue;
+        }
+        for (b, cell) in builders.iter_mut().zip(&cells) {
+            b.append(cell);
+        }
+        cells.clear();
+        cell_buffer = cells.into_iter().map(|_| Cell::Null).collect();
+        lines.push(line);
+        spans.push((start, end));
+    }
+    let columns: Vec<ArrayRef> = builders.into_iter().map(ColumnBuilder::finish).collect();
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .unwrap_or_else(|_| RecordBatch::new_empty(schema.clone()));
+    CheckedChunk { index: chunk.index, read, batch, lines, spans, data: chunk.data, encoding, rejects }
+}
+
+/// Decodes a GBK record into UTF-8 `out`; on failure returns the field that is not GBK.
+fn decode_gbk(record: &csv::ByteRecord, out: &mut csv::ByteRecord) -> Result<(), usize> {
+    out.clear();
+    for (i, field) in record.iter().enumerate() {
+        if field.is_ascii() {
+            out.push_field(field);
+        } else {
+            let text = encoding_rs::GBK.decode_without_bom_handling_and_without_replacement(field).ok_or(i)?;
+            out.push_field(text.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Remembers the keys seen so far in a table, to refuse duplicates.
+///
+/// Keys made of numbers, dates, months and enum values are packed into one `u128` (usage's
+/// subscriber + month is 10M x 6 keys at the large end, so a compact key matters); other
+/// keys are kept as text.
+struct KeyCheck {
+    columns: Vec<(usize, Kind)>,
+    packed: Option<rustc_hash::FxHashMap<u128, u64>>,
+    text: rustc_hash::FxHashMap<String, u64>,
+}
+
+impl KeyCheck {
+    fn new(table: &Table) -> KeyCheck {
+        let columns: Vec<(usize, Kind)> = table
+            .key
+            .iter()
+            .filter_map(|k| table.column_index(k).map(|i| (i, table.columns[i].kind)))
+            .collect();
+        let bits: u32 = columns
+            .iter()
+            .map(|(_, kind)| match kind {
+                Kind::Int { .. } => 64,
+                Kind::Date { .. } => 32,
+                Kind::Month => 16,
+                Kind::Enum(_) => 8,
+                _ => 1000,
+            })
+            .sum();
+        KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default() }
+    }
+
+    /// `Ok` if the key of `row` is new (and remembers it with its line), else the line of
+    /// the row that had it first.
+    fn first_seen(&mut self, batch: &RecordBatch, row: usize, line: u64) -> Result<(), u64> {
+        if let Some(seen) = &mut self.packed {
+            let mut key: u128 = 0;
+            for (i, kind) in &self.columns {
+                let col = batch.column(*i);
+                let (bits, value): (u32, u128) = match kind {
+                    Kind::Int { .. } => {
+                        (64, col.as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(row) as u64 as u128))
+                    }
+                    Kind::Date { .. } => {
+                        (32, col.as_any().downcast_ref::<Date32Array>().map_or(0, |a| a.value(row) as u32 as u128))
+                    }
+                    Kind::Month => (
+                        16,
+                        col.as_any()
+                            .downcast_ref::<StringArray>()
+                            .and_then(|a| Month::parse(a.value(row)).ok())
+                            .map_or(0, |m| m.index() as u16 as u128),
+                    ),
+                    Kind::Enum(values) => (
+                        8,
+                        col.as_any()
+                            .downcast_ref::<StringArray>()
+                            .and_then(|a| values.iter().position(|v| *v == a.value(row)))
+                            .map_or(0, |p| p as u128),
+                    ),
+                    _ => (0, 0),
+                };
+                key = (key << bits) | value;
+            }
+            return match seen.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => Err(*e.get()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(line);
+                    Ok(())
+                }
+            };
+        }
+        let key: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(i, _)| arrow::util::display::array_value_to_string(batch.column(*i), row).unwrap_or_default())
+            .collect();
+        match self.text.entry(key.join("\u{1f}")) {
+            std::collections::hash_map::Entry::Occupied(e) => Err(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(line);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Splits accepted rows by warehouse partition: one `snapshot`, or one batch per month.
+fn split_by_partition(table: &Table, batch: RecordBatch) -> Result<Vec<(String, RecordBatch)>, ImportError> {
+    let Partitioning::ByMonth(column) = table.partitioning else {
+        return Ok(vec![("snapshot".into(), batch)]);
+    };
+    let idx = table.column_index(column).ok_or_else(|| ImportError::Internal(format!("no column {column}")))?;
+    let col = batch.column(idx);
+    let months: Vec<String> = if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
+        a.iter().map(|v| v.unwrap_or_default().to_owned()).collect()
+    } else if let Some(a) = col.as_any().downcast_ref::<Date32Array>() {
+        a.iter().map(|v| Date::from_days_since_epoch(v.unwrap_or_default()).month().to_string()).collect()
+    } else {
+        return Err(ImportError::Internal(format!("partition column {column} is neither a month nor a date")));
+    };
+    if months.windows(2).all(|w| w[0] == w[1]) {
+        let month = months.into_iter().next().unwrap_or_default();
+        return Ok(vec![(month, batch)]);
+    }
+    let mut rows: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for (i, m) in months.iter().enumerate() {
+        rows.entry(m).or_default().push(i as u32);
+    }
+    rows.into_iter()
+        .map(|(m, idx)| {
+            let part = take_record_batch(&batch, &UInt32Array::from(idx)).map_err(|e| ImportError::Internal(e.to_string()))?;
+            Ok((m.to_owned(), part))
+        })
+        .collect()
+}

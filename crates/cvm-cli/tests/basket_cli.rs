@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PRODUCTS: &str =
-    "PhoneService,MultipleLines,InternetService,OnlineSecurity,OnlineBackup,DeviceProtection,TechSupport,StreamingTV,StreamingMovies";
+const PRODUCTS: &str = "PhoneService,MultipleLines,InternetService,OnlineSecurity,OnlineBackup,DeviceProtection,TechSupport,StreamingTV,StreamingMovies";
 const SUPPORTS: [&str; 3] = ["0.05", "0.1", "0.2"];
 
 fn ibm() -> PathBuf {
@@ -27,7 +26,9 @@ fn cvm(args: &[&str]) -> String {
 fn rows(text: &str) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let header = r.headers().unwrap().clone();
-    r.records().map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect()).collect()
+    r.records()
+        .map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect())
+        .collect()
 }
 
 fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
@@ -46,10 +47,21 @@ fn itemsets_equal_mlxtend_at_several_supports() {
     let input = ibm();
     for s in SUPPORTS {
         let got = cvm(&[
-            "basket", "itemsets", "--input", input.to_str().unwrap(), "--id", "customerID", "--items", PRODUCTS,
-            "--min-support", s, "--format", "csv",
+            "basket",
+            "itemsets",
+            "--input",
+            input.to_str().unwrap(),
+            "--id",
+            "customerID",
+            "--items",
+            PRODUCTS,
+            "--min-support",
+            s,
+            "--format",
+            "csv",
         ]);
-        let got: BTreeMap<Vec<String>, f64> = rows(&got).iter().map(|r| (set(&r["itemset"]), num(r, "support"))).collect();
+        let got: BTreeMap<Vec<String>, f64> =
+            rows(&got).iter().map(|r| (set(&r["itemset"]), num(r, "support"))).collect();
         let expected = std::fs::read_to_string(fixture(&format!("ibm_itemsets_s{s}.csv"))).unwrap();
         let expected: BTreeMap<Vec<String>, f64> =
             rows(&expected).iter().map(|r| (set(&r["itemset"]), num(r, "support"))).collect();
@@ -65,8 +77,20 @@ fn rules_equal_mlxtend_at_several_supports() {
     let input = ibm();
     for s in SUPPORTS {
         let got = cvm(&[
-            "basket", "rules", "--input", input.to_str().unwrap(), "--id", "customerID", "--items", PRODUCTS,
-            "--min-support", s, "--min-confidence", "0.5", "--format", "csv",
+            "basket",
+            "rules",
+            "--input",
+            input.to_str().unwrap(),
+            "--id",
+            "customerID",
+            "--items",
+            PRODUCTS,
+            "--min-support",
+            s,
+            "--min-confidence",
+            "0.5",
+            "--format",
+            "csv",
         ]);
         let key = |r: &BTreeMap<String, String>| (set(&r["antecedents"]), set(&r["consequents"]));
         let got: BTreeMap<_, _> = rows(&got).into_iter().map(|r| (key(&r), r)).collect();
@@ -86,8 +110,20 @@ fn rules_equal_mlxtend_at_several_supports() {
 fn every_format_prints() {
     let input = ibm();
     let base = [
-        "basket", "rules", "--input", input.to_str().unwrap(), "--id", "customerID", "--items", PRODUCTS,
-        "--min-support", "0.2", "--min-confidence", "0.9", "--max-len", "2",
+        "basket",
+        "rules",
+        "--input",
+        input.to_str().unwrap(),
+        "--id",
+        "customerID",
+        "--items",
+        PRODUCTS,
+        "--min-support",
+        "0.2",
+        "--min-confidence",
+        "0.9",
+        "--max-len",
+        "2",
     ];
     let table = cvm(&[&base[..], &["--format", "table"]].concat());
     assert!(table.starts_with("antecedents"), "{table}");
@@ -110,8 +146,10 @@ fn holdings_table_layout_is_read() {
          3,mobile,,2024-01-01,\n3,broadband,300,2024-02-01,\n",
     )
     .unwrap();
-    let out = cvm(&["basket", "itemsets", "--input", path.to_str().unwrap(), "--min-support", "0.5", "--format", "csv"]);
-    let got: BTreeMap<String, String> = rows(&out).into_iter().map(|r| (r["itemset"].clone(), r["count"].clone())).collect();
+    let out =
+        cvm(&["basket", "itemsets", "--input", path.to_str().unwrap(), "--min-support", "0.5", "--format", "csv"]);
+    let got: BTreeMap<String, String> =
+        rows(&out).into_iter().map(|r| (r["itemset"].clone(), r["count"].clone())).collect();
     let expected: BTreeMap<String, String> =
         [("mobile", "3"), ("broadband", "2"), ("broadband;mobile", "2")].map(|(a, b)| (a.into(), b.into())).into();
     assert_eq!(got, expected);

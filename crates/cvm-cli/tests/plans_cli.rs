@@ -28,8 +28,16 @@ fn price_json_and_plan_filter() {
     let plans = dir.join("plans.csv");
     let usage = dir.join("usage.csv");
     let out = cvm(&[
-        "plans", "price", "--plans", plans.to_str().unwrap(), "--usage", usage.to_str().unwrap(),
-        "--plan", "YOUTH38", "--format", "json",
+        "plans",
+        "price",
+        "--plans",
+        plans.to_str().unwrap(),
+        "--usage",
+        usage.to_str().unwrap(),
+        "--plan",
+        "YOUTH38",
+        "--format",
+        "json",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -43,7 +51,8 @@ fn price_json_and_plan_filter() {
 fn bad_usage_names_file_line_and_column() {
     let tmp = tempfile::tempdir().unwrap();
     let usage = tmp.path().join("usage.csv");
-    std::fs::write(&usage, "subscriber_id,month,voice_min,data_mb,sms\n1,2026-01,10,20,3\n2,2026-01,ten,20,3\n").unwrap();
+    std::fs::write(&usage, "subscriber_id,month,voice_min,data_mb,sms\n1,2026-01,10,20,3\n2,2026-01,ten,20,3\n")
+        .unwrap();
     let plans = fixtures().join("plans.csv");
     let out = cvm(&["plans", "price", "--plans", plans.to_str().unwrap(), "--usage", usage.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));

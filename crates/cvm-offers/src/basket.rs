@@ -227,7 +227,9 @@ impl FpTree {
 /// `max_len` items (all sizes when `None`), by FP-growth.
 pub fn fpgrowth(baskets: &Baskets, min_support: f64, max_len: Option<usize>) -> Result<FrequentItemsets, OffersError> {
     if !(min_support > 0.0 && min_support <= 1.0) {
-        return Err(OffersError::Parameter(format!("minimum support must be above 0 and at most 1, not {min_support}")));
+        return Err(OffersError::Parameter(format!(
+            "minimum support must be above 0 and at most 1, not {min_support}"
+        )));
     }
     if max_len == Some(0) {
         return Err(OffersError::Parameter("the maximum itemset length must be at least 1".into()));
@@ -267,12 +269,7 @@ pub fn fpgrowth(baskets: &Baskets, min_support: f64, max_len: Option<usize>) -> 
             Itemset { items, count }
         })
         .collect();
-    Ok(FrequentItemsets {
-        item_names: baskets.items.clone(),
-        baskets: baskets.len,
-        min_count,
-        itemsets,
-    })
+    Ok(FrequentItemsets { item_names: baskets.items.clone(), baskets: baskets.len, min_count, itemsets })
 }
 
 /// Mines `tree` (conditional on `suffix`), appending each frequent itemset as ranks.
@@ -335,7 +332,9 @@ pub fn association_rules(frequent: &FrequentItemsets, min_confidence: f64) -> Re
     for set in frequent.itemsets.iter().filter(|s| s.items.len() >= 2) {
         let k = set.items.len();
         if k >= 64 {
-            return Err(OffersError::Parameter(format!("an itemset of {k} items is too long for rules: use a max length")));
+            return Err(OffersError::Parameter(format!(
+                "an itemset of {k} items is too long for rules: use a max length"
+            )));
         }
         for mask in 1u64..(1u64 << k) - 1 {
             let (mut antecedent, mut consequent) = (Vec::new(), Vec::new());
@@ -423,10 +422,10 @@ pub fn read_wide_holdings_from(path: &Path, input: impl Read, columns: &WideColu
         .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}').to_owned() } else { h.to_owned() })
         .collect();
     let find = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| OffersError::MissingColumn {
-            file: path.to_owned(),
-            column: name.to_owned(),
-        })
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| OffersError::MissingColumn { file: path.to_owned(), column: name.to_owned() })
     };
     let id = columns.id.as_deref().map(find).transpose()?;
     let explicit = columns.items.is_some();
@@ -512,9 +511,8 @@ pub fn read_baskets(path: &Path, layout: Layout, columns: &WideColumns) -> Resul
         Layout::Auto => {
             let file = File::open(path).map_err(|source| OffersError::Io { file: path.to_owned(), source })?;
             let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
-            let header = reader
-                .headers()
-                .map_err(|source| OffersError::Csv { file: path.to_owned(), line: 1, source })?;
+            let header =
+                reader.headers().map_err(|source| OffersError::Csv { file: path.to_owned(), line: 1, source })?;
             let has = |name: &str| header.iter().any(|h| h.trim_start_matches('\u{feff}') == name);
             if has("subscriber_id") && has("product") && columns.items.is_none() {
                 Layout::Holdings
@@ -536,13 +534,17 @@ pub fn read_holdings_table(path: &Path) -> Result<Baskets, OffersError> {
     let file = File::open(path).map_err(|source| OffersError::Io { file: path.to_owned(), source })?;
     let csv_error = |line: u64, source: csv::Error| OffersError::Csv { file: path.to_owned(), line, source };
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
-    let header: Vec<String> =
-        reader.headers().map_err(|e| csv_error(1, e))?.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(1, e))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .collect();
     let find = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| OffersError::MissingColumn {
-            file: path.to_owned(),
-            column: name.to_owned(),
-        })
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| OffersError::MissingColumn { file: path.to_owned(), column: name.to_owned() })
     };
     let (sub_col, product_col) = (find("subscriber_id")?, find("product")?);
     let end_col = header.iter().position(|h| h == "end_date");
@@ -611,10 +613,17 @@ mod tests {
     #[test]
     fn textbook_example() {
         // Han's FP-growth example: 9 transactions over I1..I5, min count 2.
-        let raw: Vec<Vec<u32>> =
-            vec![vec![1, 2, 5], vec![2, 4], vec![2, 3], vec![1, 2, 4], vec![1, 3], vec![2, 3], vec![1, 3], vec![
-                1, 2, 3, 5,
-            ], vec![1, 2, 3]];
+        let raw: Vec<Vec<u32>> = vec![
+            vec![1, 2, 5],
+            vec![2, 4],
+            vec![2, 3],
+            vec![1, 2, 4],
+            vec![1, 3],
+            vec![2, 3],
+            vec![1, 3],
+            vec![1, 2, 3, 5],
+            vec![1, 2, 3],
+        ];
         let b = baskets_of(&raw, 6);
         let f = fpgrowth(&b, 2.0 / 9.0, None).unwrap();
         let got: BTreeMap<Vec<u32>, u64> = f.itemsets.iter().map(|s| (s.items.clone(), s.count)).collect();
@@ -640,7 +649,10 @@ mod tests {
         assert_eq!(b.len(), 3);
         let mut names = b.item_names().to_vec();
         names.sort();
-        assert_eq!(names, ["InternetService=DSL", "InternetService=Fiber optic", "MultipleLines", "PhoneService", "StreamingTV"]);
+        assert_eq!(
+            names,
+            ["InternetService=DSL", "InternetService=Fiber optic", "MultipleLines", "PhoneService", "StreamingTV"]
+        );
     }
 
     #[test]

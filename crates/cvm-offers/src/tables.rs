@@ -139,10 +139,8 @@ impl<R: Read> TableReader<R> {
     fn new(path: &Path, input: R, table: &'static Table, required: &[&str]) -> Result<Self, OffersError> {
         let file = path.to_owned();
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
-        let headers = reader
-            .headers()
-            .map_err(|source| OffersError::Csv { file: file.clone(), line: 1, source })?
-            .clone();
+        let headers =
+            reader.headers().map_err(|source| OffersError::Csv { file: file.clone(), line: 1, source })?.clone();
         let mut columns = Vec::with_capacity(headers.len());
         let mut position = HashMap::new();
         for (i, name) in headers.iter().enumerate() {

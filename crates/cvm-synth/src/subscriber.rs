@@ -73,7 +73,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 /// The engagement-driven reasons a month's churn probability is raised or lowered.
-const BASE_LOGIT: f64 = -4.7;
+const BASE_LOGIT: f64 = -4.9;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -553,7 +553,13 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
     let mut r_voice = lognorm(&mut rng, 0.6, 0.35).clamp(0.02, 1.3);
     let mut r_data = lognorm(&mut rng, 0.6, 0.35).clamp(0.02, 1.3);
     let sms_base = lognorm(&mut rng, if brand == Brand::Youth { 12.0 } else { 8.0 }, 0.8).min(400.0);
-    let mut vas = if rng.random_bool(0.35) { lognorm(&mut rng, 500.0, 0.6).clamp(100.0, 3000.0) as i64 } else { 0 };
+    // Value-added services (彩铃, news, roaming, video memberships...) grow with the brand.
+    let (p_vas, vas_median) = match brand {
+        Brand::HighEnd => (0.65, 1500.0),
+        Brand::Youth => (0.45, 600.0),
+        Brand::Mass => (0.25, 300.0),
+    };
+    let mut vas = if rng.random_bool(p_vas) { lognorm(&mut rng, vas_median, 0.8).clamp(100.0, 20_000.0) as i64 } else { 0 };
     let base_days = if prepaid { rng.random_range(12..=31) } else { rng.random_range(26..=31) };
     // Planted plan mismatch: persistently over or under the plan in the last 3 months.
     let mismatch: Option<bool> = if !idle && months >= 3 && rng.random_bool(0.08) { Some(rng.random_bool(0.55)) } else { None };
@@ -769,7 +775,7 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         let mut single_stop = false;
         let mut dual_stop_day: Option<i32> = None;
         if prepaid && !idle {
-            let p_dual = 0.0015 + if dis && dis_k >= 2 { 0.18 } else if dis && dis_k == 1 { 0.06 } else { 0.0 };
+            let p_dual = 0.0015 + if dis && dis_k >= 2 { 0.30 } else if dis && dis_k == 1 { 0.15 } else { 0.0 };
             if rng.random_bool(p_dual) && m_last - start_day >= 8 {
                 let d1 = day_in(&mut rng, start_day, m_last - 8);
                 let d2 = day_in(&mut rng, d1 + 3, (d1 + 10).min(m_last));

@@ -227,23 +227,27 @@ fn write_summary(run_dir: &Path, summary: &ImportSummary) -> Result<(), ImportEr
     store::write_atomically(&run_dir.join("summary.json"), &json)
 }
 
-/// Removes temporary files a crashed import may have left behind.
+/// Removes temporary files a crashed import may have left behind (in table folders,
+/// partitions and import records). Only called while holding the import lock.
 fn remove_stale_temp_files(root: &Path) {
-    for table in TABLES {
-        let dir = store::table_dir(root, table);
-        let mut dirs = vec![dir.clone()];
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            dirs.extend(entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()));
-        }
-        for d in dirs {
-            if let Ok(entries) = std::fs::read_dir(&d) {
-                for e in entries.filter_map(Result::ok) {
-                    if e.file_name().to_string_lossy().ends_with(".tmp") {
-                        let _ = std::fs::remove_file(e.path());
+    let mut dirs: Vec<PathBuf> = TABLES.iter().map(|t| store::table_dir(root, t)).collect();
+    dirs.push(root.join("_imports"));
+    let mut i = 0;
+    while i < dirs.len() {
+        if let Ok(entries) = std::fs::read_dir(&dirs[i]) {
+            for e in entries.filter_map(Result::ok) {
+                let path = e.path();
+                if path.is_dir() {
+                    // Partitions and import records are one level below their folder.
+                    if path.parent() == Some(dirs[i].as_path()) && i < TABLES.len() + 1 {
+                        dirs.push(path);
                     }
+                } else if e.file_name().to_string_lossy().ends_with(".tmp") {
+                    let _ = std::fs::remove_file(path);
                 }
             }
         }
+        i += 1;
     }
 }
 

@@ -127,7 +127,9 @@ pub fn run(command: BasketCommand) -> anyhow::Result<()> {
         BasketCommand::Itemsets(args) => {
             let frequent = mine(&args.mining)?;
             let mut rows: Vec<_> = frequent.itemsets.iter().map(|s| (frequent.names(&s.items).join(";"), s)).collect();
-            rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.1.items.len().cmp(&b.1.items.len())).then(a.0.cmp(&b.0)));
+            rows.sort_by(|a, b| {
+                b.1.count.cmp(&a.1.count).then(a.1.items.len().cmp(&b.1.items.len())).then(a.0.cmp(&b.0))
+            });
             let mut report = Report::new(["itemset", "length", "support", "count"]);
             for (names, s) in rows {
                 report.push(vec![json!(names), json!(s.items.len()), json!(frequent.support(s.count)), json!(s.count)]);

@@ -93,7 +93,8 @@ fn price(args: PriceArgs) -> anyhow::Result<()> {
                 fields.push(u.subscriber_id.to_string());
                 fields.push(u.month.to_string());
                 fields.push(plan.plan_id.clone());
-                for amount in [b.monthly_fee, b.voice_overage, b.data_overage, b.sms_overage, b.overage_fee(), b.total] {
+                for amount in [b.monthly_fee, b.voice_overage, b.data_overage, b.sms_overage, b.overage_fee(), b.total]
+                {
                     fields.push(amount.to_string());
                 }
                 out.write_record(&fields)?;

@@ -139,8 +139,10 @@ fn push_col(c: &mut Col, v: V<'_>) {
         (Col::Bool(b), V::Bool(x)) => b.append_value(x),
         (Col::Str(b), V::Str(s)) => b.append_value(s),
         (Col::Str(b), V::Month(m)) => {
-            let mut tmp = Vec::with_capacity(7);
-            write_month(&mut tmp, m);
+            let y = m.year() as u32;
+            let mo = m.month();
+            let d = |x: u32| b'0' + (x % 10) as u8;
+            let tmp = [d(y / 1000), d(y / 100), d(y / 10), d(y), b'-', d(mo / 10), d(mo)];
             // Month digits are ASCII.
             b.append_value(std::str::from_utf8(&tmp).unwrap_or_default());
         }

@@ -137,6 +137,7 @@ pub(crate) struct Scratch<'a> {
     text: Vec<u8>,
     tags: String,
     name: String,
+    bulk: Option<(u64, Option<(u64, Bulk<'a>)>)>,
 }
 
 /// 20 prefixes of China Mobile number ranges.
@@ -146,9 +147,12 @@ const PREFIXES: [u64; 20] =
 /// The `g`-th mobile number: a bijection from `0..2e9` to 11-digit numbers, so numbers never
 /// repeat (original numbers use `g = index`, changed numbers `g = n + index`).
 pub(crate) fn msisdn(g: u64) -> [u8; 11] {
-    let prefix = PREFIXES[(g % 20) as usize];
-    // 73_939_133 is odd and not a multiple of 5, hence invertible modulo 10^8.
-    let body = ((g / 20) % 100_000_000 * 73_939_133 + 12_345_678) % 100_000_000;
+    let p = g % 20;
+    let prefix = PREFIXES[p as usize];
+    // Within one prefix, q -> q * 73_939_133 + offset is a bijection modulo 10^8 (the
+    // multiplier is odd and not a multiple of 5), so numbers look scattered yet never repeat.
+    let q = (g / 20) % 100_000_000;
+    let body = (q * 73_939_133 + 12_345_678 + p * 7_654_321) % 100_000_000;
     let n = prefix * 100_000_000 + body;
     let mut out = [b'0'; 11];
     let mut x = n;
@@ -213,6 +217,7 @@ impl Factors {
 }
 
 /// Planted bulk activation of a block: one agent opens many SIMs on one day.
+#[derive(Clone, Copy)]
 struct Bulk<'a> {
     day: i32,
     branch: usize,
@@ -220,22 +225,28 @@ struct Bulk<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// The bulk activation that subscriber `i` is part of, if any.
-    fn bulk_of(&self, i: u64) -> Option<Bulk<'a>> {
+    /// The bulk activation that subscriber `i` is part of, if any; `cache` keeps the
+    /// decision of the last block seen (consecutive subscribers share a block).
+    fn bulk_of(&self, i: u64, cache: &mut Option<(u64, Option<(u64, Bulk<'a>)>)>) -> Option<Bulk<'a>> {
         let b = i / BLOCK;
-        let mut rng = ChaCha8Rng::from_seed(seed_bytes(self.seed, b, TAG_BLOCK));
-        if !rng.random_bool(0.004) {
-            return None;
+        if cache.as_ref().is_none_or(|c| c.0 != b) {
+            let mut rng = ChaCha8Rng::from_seed(seed_bytes(self.seed, b, TAG_BLOCK));
+            let planted = if rng.random_bool(0.004) {
+                let size = rng.random_range(12..=40);
+                let branch = self.pick_branch(&mut rng);
+                let stores = &self.cat.branches[branch].stores;
+                let agent = stores[rng.random_range(0..stores.len())].as_str();
+                let day = day_in(&mut rng, self.first_day, self.last_day);
+                Some((size, Bulk { day, branch, agent }))
+            } else {
+                None
+            };
+            *cache = Some((b, planted));
         }
-        let size = rng.random_range(12..=40);
-        if i % BLOCK >= size {
-            return None;
+        match cache {
+            Some((_, Some((size, bulk)))) if i % BLOCK < *size => Some(*bulk),
+            _ => None,
         }
-        let branch = self.pick_branch(&mut rng);
-        let stores = &self.cat.branches[branch].stores;
-        let agent = stores[rng.random_range(0..stores.len())].as_str();
-        let day = day_in(&mut rng, self.first_day, self.last_day);
-        Some(Bulk { day, branch, agent })
     }
 
     fn pick_branch<R: Rng>(&self, rng: &mut R) -> usize {
@@ -282,7 +293,7 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
     s.holdings.clear();
     let months = ctx.months as i32;
     let last_year = ctx.last.year();
-    let bulk = ctx.bulk_of(i);
+    let bulk = ctx.bulk_of(i, &mut s.bulk);
 
     // ---- Profile -------------------------------------------------------------------
     let mut brand = if bulk.is_some() {
@@ -315,11 +326,13 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         let d = day_in(&mut rng, m.first_day().days_since_epoch(), m.last_day().days_since_epoch());
         d.min(ctx.last_day)
     } else {
-        // Tenure before the window: many short, a long middle, a tail of 10-25 years.
+        // Tenure before the window: many short, a long middle, a tail of 10-25 years; the
+        // high-end brand holds the longest-standing customers.
         let u = rng.random::<f64>();
-        let mb = if u < 0.35 {
+        let (short, mid) = if brand == Brand::HighEnd { (0.2, 0.6) } else { (0.35, 0.75) };
+        let mb = if u < short {
             rng.random_range(0..36)
-        } else if u < 0.75 {
+        } else if u < mid {
             rng.random_range(36..120)
         } else {
             rng.random_range(120..300)
@@ -332,8 +345,8 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
     let tenure_at_first = first_idx.months_since(join_month).max(0) as i64;
     let prepaid = bulk.is_some()
         || rng.random_bool(match brand {
-            Brand::Mass => 0.85,
-            Brand::Youth => 0.70,
+            Brand::Mass => 0.88,
+            Brand::Youth => 0.80,
             Brand::HighEnd => 0.10,
         });
 
@@ -555,7 +568,7 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
     let sms_base = lognorm(&mut rng, if brand == Brand::Youth { 12.0 } else { 8.0 }, 0.8).min(400.0);
     // Value-added services (彩铃, news, roaming, video memberships...) grow with the brand.
     let (p_vas, vas_median) = match brand {
-        Brand::HighEnd => (0.65, 1500.0),
+        Brand::HighEnd => (0.7, 2500.0),
         Brand::Youth => (0.45, 600.0),
         Brand::Mass => (0.25, 300.0),
     };
@@ -889,11 +902,12 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
 
         // Planted churn probability for next month, from this month's observables.
         let use_now = voice as f64 + data as f64 / 100.0;
-        let prev_rev: Vec<i64> = hist_rev.iter().copied().filter(|&r| r >= 0).collect();
-        let arpu_decline =
-            !prev_rev.is_empty() && (revenue as f64) < 0.7 * prev_rev.iter().sum::<i64>() as f64 / prev_rev.len() as f64;
-        let prev_use: Vec<f64> = hist_use.iter().copied().filter(|&u| u >= 0.0).collect();
-        let usage_drop = !prev_use.is_empty() && use_now < 0.6 * prev_use.iter().sum::<f64>() / prev_use.len() as f64;
+        let mean_of = |xs: [f64; 2]| {
+            let (sum, n) = xs.iter().filter(|&&x| x >= 0.0).fold((0.0, 0.0), |(s, n), &x| (s + x, n + 1.0));
+            if n > 0.0 { Some(sum / n) } else { None }
+        };
+        let arpu_decline = mean_of(hist_rev.map(|r| r as f64)).is_some_and(|m| (revenue as f64) < 0.7 * m);
+        let usage_drop = mean_of(hist_use).is_some_and(|m| use_now < 0.6 * m);
         let mut f = Factors::new();
         f.add(tenure_m < 6, "short_tenure", 1.0);
         f.add((6..12).contains(&tenure_m), "tenure_6_12", 0.5);
@@ -1256,7 +1270,7 @@ fn switch_target<'a>(cat: &'a Catalog, cur: &Plan, tenure: i64, rng: &mut ChaCha
                 && p.brand == Brand::Mass
                 && p.min_tenure <= tenure
                 && p.tariff.monthly_fee < cur.tariff.monthly_fee
-                && (p.prepaid || !cur.prepaid)
+                && p.prepaid == cur.prepaid
                 && p.id != cur.id
         })
         .collect();
@@ -1325,7 +1339,7 @@ fn choose_kind(
             && p.brand == Brand::Mass
             && p.min_tenure <= tenure
             && p.tariff.monthly_fee < plan.tariff.monthly_fee
-            && (p.prepaid || !plan.prepaid))
+            && p.prepaid == plan.prepaid)
     }) {
         ws = 0.0;
     }

@@ -34,7 +34,8 @@ for N in "${SIZES[@]}"; do
   t1=$(now)
   cvm_s=$(echo "$t1 - $t0" | bc)
   cvm_rules=$(( $(wc -l < "$DATA/cvm_rules.csv") - 1 ))
-  cvm_itemsets=$(grep -o 'itemsets=[0-9]*' "$DATA/cvm.log" | head -1 | cut -d= -f2)
+  # The log may carry colour codes; strip them before looking for the counts.
+  cvm_itemsets=$(sed 's/\x1b\[[0-9;]*m//g' "$DATA/cvm.log" | grep -o 'itemsets=[0-9]*' | head -1 | cut -d= -f2 || true)
   echo "cvm:     ${cvm_s} s, peak $(( $(cat "$DATA/cvm.rss") / 1024 )) MiB; ${cvm_itemsets} itemsets, ${cvm_rules} rules"
 
   t0=$(now)

@@ -34,7 +34,7 @@ pub struct LogisticParams {
 
 impl Default for LogisticParams {
     fn default() -> Self {
-        LogisticParams { l2: 1.0, max_iter: 100, tol: 1e-7, max_rows: 100_000, max_levels: 50, seed: 7 }
+        LogisticParams { l2: 1.0, max_iter: 100, tol: 1e-7, max_rows: 50_000, max_levels: 50, seed: 7 }
     }
 }
 

@@ -319,18 +319,16 @@ impl ReferenceSets {
         Ok(())
     }
 
-    /// Whether `value` in `column` of `batch` row `row` names an existing row of `target`.
-    fn contains(&self, target: &str, column: &ArrayRef, row: usize) -> bool {
-        if column.is_null(row) {
-            return true;
+    /// Whether `cell` names an existing row of table `target` (an empty cell refers to nothing).
+    fn contains(&self, target: &str, cell: &Cell<'_>) -> bool {
+        match cell {
+            Cell::Null => true,
+            Cell::Int(v) => self.ints.get(target).is_some_and(|s| s.contains(v)),
+            other => match other.as_str() {
+                Some(code) => self.codes.get(target).is_some_and(|s| s.contains(code)),
+                None => false,
+            },
         }
-        if let Some(a) = column.as_any().downcast_ref::<Int64Array>() {
-            return self.ints.get(target).is_some_and(|s| s.contains(&a.value(row)));
-        }
-        if let Some(a) = column.as_any().downcast_ref::<StringArray>() {
-            return self.codes.get(target).is_some_and(|s| s.contains(a.value(row)));
-        }
-        false
     }
 
     /// Records the keys of accepted rows of a referenced table.
@@ -450,12 +448,12 @@ struct TableImport<'a> {
 }
 
 impl TableImport<'_> {
-    /// Decides duplicates and references for a chunk's valid rows, in file order, records
-    /// rejects, and writes the accepted rows to their partitions.
+    /// Decides duplicate keys for a chunk's valid rows, in file order, records rejects, and
+    /// writes the accepted rows to their partitions.
     fn accept(
         &mut self,
         chunk: CheckedChunk,
-        refs: &mut ReferenceSets,
+        own_keys: &mut ReferenceSets,
         rejects: &mut RejectsFile,
     ) -> Result<(), ImportError> {
         let table = self.table;
@@ -464,13 +462,11 @@ impl TableImport<'_> {
         let mut keep = Vec::with_capacity(n);
         let mut all_rejects = Vec::new();
         for row in 0..n {
-            let problem = match self.keys.first_seen(&chunk.batch, row, chunk.lines[row]) {
-                Err(first_line) => Some((table.key[0], Problem::Duplicate(table.key.join(" + "), first_line))),
-                Ok(()) => table.references.iter().find_map(|r| {
-                    let col = chunk.batch.column(table.column_index(r.column)?);
-                    (!refs.contains(r.table, col, row)).then_some((r.column, Problem::UnknownReference(r.table)))
-                }),
-            };
+            let problem = self
+                .keys
+                .first_seen(&chunk.batch, row, chunk.lines[row])
+                .err()
+                .map(|first_line| (table.key[0], Problem::Duplicate(table.key.join(" + "), first_line)));
             keep.push(problem.is_none());
             if let Some((column, problem)) = problem {
                 let idx = table.column_index(column).unwrap_or(0);
@@ -501,7 +497,7 @@ impl TableImport<'_> {
         };
         self.summary.accepted += accepted.num_rows() as u64;
         if self.remember_keys {
-            refs.add(table, &accepted);
+            own_keys.add(table, &accepted);
         }
         if accepted.num_rows() == 0 {
             return Ok(());
@@ -562,6 +558,9 @@ fn import_table(
     let encoding = if file.format == FileFormat::Parquet { Encoding::Utf8 } else { opts.encoding };
     let threads = opts.threads.max(1);
 
+    // References point only to tables imported earlier, so checkers read them unchanged
+    // while this table's own keys are gathered apart and added once it is done.
+    let mut own_keys = ReferenceSets::default();
     let (work_tx, work_rx) = crossbeam_channel::bounded::<(Arc<ColumnMap>, Chunk)>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<CheckedChunk>(threads * 2);
     let result = std::thread::scope(|scope| -> Result<(), ImportError> {
@@ -570,9 +569,10 @@ fn import_table(
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             let schema = schema.clone();
+            let refs: &ReferenceSets = refs;
             scope.spawn(move || {
                 for (map, chunk) in work_rx {
-                    let checked = check_chunk(table, &map, chunk, &ctx, encoding, &schema);
+                    let checked = check_chunk(table, &map, chunk, &ctx, encoding, &schema, refs);
                     if done_tx.send(checked).is_err() {
                         return;
                     }
@@ -587,12 +587,13 @@ fn import_table(
         let mut waiting: BTreeMap<u64, CheckedChunk> = BTreeMap::new();
         let mut next = 0u64;
         let mut failed: Option<ImportError> = None;
+        let own_keys = &mut own_keys;
         for chunk in &done_rx {
             waiting.insert(chunk.index, chunk);
             while let Some(chunk) = waiting.remove(&next) {
                 next += 1;
                 if failed.is_none() {
-                    failed = state.accept(chunk, refs, rejects).err();
+                    failed = state.accept(chunk, own_keys, rejects).err();
                     progress(table.name, state.summary.read);
                 }
             }
@@ -605,6 +606,8 @@ fn import_table(
         state.writers.into_values().for_each(PendingFile::abandon);
         return Err(e);
     }
+    refs.ints.append(&mut own_keys.ints);
+    refs.codes.append(&mut own_keys.codes);
     // A snapshot table with no accepted row is still replaced: the export says it is empty.
     if table.partitioning == Partitioning::Snapshot && state.writers.is_empty() {
         state.writer("snapshot")?;
@@ -697,6 +700,7 @@ fn check_chunk(
     ctx: &Context,
     encoding: Encoding,
     schema: &SchemaRef,
+    refs: &ReferenceSets,
 ) -> CheckedChunk {
     let mut builders: Vec<ColumnBuilder> = table.columns.iter().map(|c| ColumnBuilder::new(c.kind)).collect();
     let mut lines = Vec::new();
@@ -796,6 +800,15 @@ fn check_chunk(
             let raw = table.column_index(column).and_then(|i| map.positions[i]).and_then(|p| fields.get(p)).unwrap_or(b"");
             let r = reject(column, raw, problem, 0);
             rejects.push(r);
+            continue;
+        }
+        let unknown = table.references.iter().find(|r| {
+            table.column_index(r.column).is_some_and(|i| !refs.contains(r.table, &cells[i]))
+        });
+        if let Some(r) = unknown {
+            let raw = table.column_index(r.column).and_then(|i| map.positions[i]).and_then(|p| fields.get(p)).unwrap_or(b"");
+            let rej = reject(r.column, raw, Problem::UnknownReference(r.table), 0);
+            rejects.push(rej);
             continue;
         }
         for (b, cell) in builders.iter_mut().zip(&cells) {

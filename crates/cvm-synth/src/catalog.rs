@@ -102,28 +102,45 @@ const PLANS: &[(&str, &str, Brand, bool, i64, i64, i64, i64, i64, (i64, i64), i6
 pub(crate) fn plans() -> Vec<Plan> {
     PLANS
         .iter()
-        .map(|&(id, name, brand, prepaid, fee, voice, data, sms, vover, (unit, per_unit), min_tenure, vip, on_sale, weight)| {
-            Plan {
+        .map(
+            |&(
                 id,
                 name,
                 brand,
                 prepaid,
-                tariff: Tariff {
-                    monthly_fee: fee * 100,
-                    voice_min: voice,
-                    data_mb: data,
-                    sms,
-                    voice_overage_per_min: vover,
-                    data_overage_unit_mb: unit,
-                    data_overage_per_unit: per_unit,
-                    sms_overage_per_msg: 10,
-                },
+                fee,
+                voice,
+                data,
+                sms,
+                vover,
+                (unit, per_unit),
                 min_tenure,
                 vip,
                 on_sale,
                 weight,
-            }
-        })
+            )| {
+                Plan {
+                    id,
+                    name,
+                    brand,
+                    prepaid,
+                    tariff: Tariff {
+                        monthly_fee: fee * 100,
+                        voice_min: voice,
+                        data_mb: data,
+                        sms,
+                        voice_overage_per_min: vover,
+                        data_overage_unit_mb: unit,
+                        data_overage_per_unit: per_unit,
+                        sms_overage_per_msg: 10,
+                    },
+                    min_tenure,
+                    vip,
+                    on_sale,
+                    weight,
+                }
+            },
+        )
         .collect()
 }
 
@@ -267,7 +284,19 @@ macro_rules! offer {
 
 /// The offers campaigns and next-best-offer can make: every offer kind, over channels.
 pub(crate) const OFFERS: &[Offer] = &[
-    offer!("OF001", "神州行升档38元流量王", "plan_change", "mobile", 38, 0, 0, "", "sms;outbound_call;business_hall", 18, 12),
+    offer!(
+        "OF001",
+        "神州行升档38元流量王",
+        "plan_change",
+        "mobile",
+        38,
+        0,
+        0,
+        "",
+        "sms;outbound_call;business_hall",
+        18,
+        12
+    ),
     offer!("OF002", "动感地带升档5G芒果卡", "plan_change", "mobile", 39, 0, 0, "", "app_push;sms;web_hall", 12, 12),
     offer!("OF003", "全球通128升188商务", "plan_change", "mobile", 188, 0, 0, "", "outbound_call;branch_visit", 24, 6),
     offer!("OF004", "降档挽留58元套餐", "plan_change", "mobile", 58, 0, 0, "", "outbound_call;business_hall", 10, 6),
@@ -277,24 +306,144 @@ pub(crate) const OFFERS: &[Offer] = &[
     offer!("OF008", "10GB月包", "data_pack", "data_pack", 20, 4, 10_240, "", "sms;app_push;web_hall", 24, 12),
     offer!("OF009", "30GB季包", "data_pack", "data_pack", 30, 6, 30_720, "", "app_push;web_hall", 12, 12),
     offer!("OF010", "夜间闲时流量包", "data_pack", "data_pack", 8, 1, 20_480, "", "sms;app_push", 20, 6),
-    offer!("OF011", "5G加速包", "data_pack", "data_pack", 15, 3, 5120, "", "app_push;web_hall;self_service_terminal", 8, 12),
-    offer!("OF012", "腾讯视频定向流量包", "directed_data_pack", "data_pack", 9, 3, 30_720, "video", "sms;app_push;web_hall", 18, 12),
-    offer!("OF013", "抖音快手定向流量包", "directed_data_pack", "data_pack", 9, 3, 30_720, "video", "app_push;sms", 12, 12),
-    offer!("OF014", "微信QQ定向流量包", "directed_data_pack", "data_pack", 6, 2, 20_480, "social", "sms;app_push", 24, 12),
+    offer!(
+        "OF011",
+        "5G加速包",
+        "data_pack",
+        "data_pack",
+        15,
+        3,
+        5120,
+        "",
+        "app_push;web_hall;self_service_terminal",
+        8,
+        12
+    ),
+    offer!(
+        "OF012",
+        "腾讯视频定向流量包",
+        "directed_data_pack",
+        "data_pack",
+        9,
+        3,
+        30_720,
+        "video",
+        "sms;app_push;web_hall",
+        18,
+        12
+    ),
+    offer!(
+        "OF013",
+        "抖音快手定向流量包",
+        "directed_data_pack",
+        "data_pack",
+        9,
+        3,
+        30_720,
+        "video",
+        "app_push;sms",
+        12,
+        12
+    ),
+    offer!(
+        "OF014",
+        "微信QQ定向流量包",
+        "directed_data_pack",
+        "data_pack",
+        6,
+        2,
+        20_480,
+        "social",
+        "sms;app_push",
+        24,
+        12
+    ),
     offer!("OF015", "微博定向流量包", "directed_data_pack", "data_pack", 3, 1, 10_240, "social", "app_push", 24, -2),
-    offer!("OF016", "咪咕音乐定向流量包", "directed_data_pack", "data_pack", 6, 2, 15_360, "music", "sms;app_push;web_hall", 18, 12),
-    offer!("OF017", "王者荣耀游戏加速包", "directed_data_pack", "data_pack", 9, 3, 20_480, "gaming", "app_push;web_hall", 10, 12),
-    offer!("OF018", "存费送机千元5G手机", "device", "mobile", 59, 25, 0, "", "business_hall;branch_visit;outbound_call", 12, 6),
+    offer!(
+        "OF016",
+        "咪咕音乐定向流量包",
+        "directed_data_pack",
+        "data_pack",
+        6,
+        2,
+        15_360,
+        "music",
+        "sms;app_push;web_hall",
+        18,
+        12
+    ),
+    offer!(
+        "OF017",
+        "王者荣耀游戏加速包",
+        "directed_data_pack",
+        "data_pack",
+        9,
+        3,
+        20_480,
+        "gaming",
+        "app_push;web_hall",
+        10,
+        12
+    ),
+    offer!(
+        "OF018",
+        "存费送机千元5G手机",
+        "device",
+        "mobile",
+        59,
+        25,
+        0,
+        "",
+        "business_hall;branch_visit;outbound_call",
+        12,
+        6
+    ),
     offer!("OF019", "全球通旗舰机换机礼", "device", "mobile", 188, 80, 0, "", "business_hall;outbound_call", 12, 6),
     offer!("OF020", "老用户保有换机", "device", "mobile", 88, 40, 0, "", "branch_visit;business_hall", 18, 12),
     offer!("OF021", "长辈机关怀专享", "device", "mobile", 18, 8, 0, "", "business_hall;branch_visit", 24, 12),
     offer!("OF022", "学生5G换机季", "device", "mobile", 39, 15, 0, "", "app_push;web_hall;business_hall", 3, 2),
-    offer!("OF023", "宽带+手机融合套餐", "bundle", "broadband", 99, 20, 0, "", "outbound_call;business_hall;branch_visit", 36, 12),
+    offer!(
+        "OF023",
+        "宽带+手机融合套餐",
+        "bundle",
+        "broadband",
+        99,
+        20,
+        0,
+        "",
+        "outbound_call;business_hall;branch_visit",
+        36,
+        12
+    ),
     offer!("OF024", "宽带+IPTV看家套餐", "bundle", "iptv", 128, 30, 0, "", "outbound_call;branch_visit", 36, 12),
-    offer!("OF025", "全家享融合套餐", "bundle", "family_plan", 169, 35, 0, "", "outbound_call;business_hall;web_hall", 24, 12),
+    offer!(
+        "OF025",
+        "全家享融合套餐",
+        "bundle",
+        "family_plan",
+        169,
+        35,
+        0,
+        "",
+        "outbound_call;business_hall;web_hall",
+        24,
+        12
+    ),
     offer!("OF026", "固话+宽带商企套餐", "bundle", "fixed_line", 139, 30, 0, "", "branch_visit;outbound_call", 24, 12),
     offer!("OF027", "集团V网融合", "bundle", "group_vpn", 30, 5, 0, "", "branch_visit", 48, 12),
-    offer!("OF028", "千兆光纤融合套餐", "bundle", "fibre", 199, 45, 0, "", "outbound_call;business_hall;app_push", 12, 12),
+    offer!(
+        "OF028",
+        "千兆光纤融合套餐",
+        "bundle",
+        "fibre",
+        199,
+        45,
+        0,
+        "",
+        "outbound_call;business_hall;app_push",
+        12,
+        12
+    ),
     offer!("OF029", "宽带提速至500M", "upgrade", "broadband", 20, 5, 0, "", "sms;outbound_call;app_push", 18, 12),
     offer!("OF030", "光纤升级千兆", "upgrade", "fibre", 30, 10, 0, "", "outbound_call;branch_visit", 12, 12),
     offer!("OF031", "吉祥靓号升级", "upgrade", "premium_number", 50, 0, 0, "", "business_hall;web_hall", 36, 12),
@@ -373,12 +522,25 @@ const REGIONS: &[(&str, bool, f64)] = &[
 ];
 
 const CITY_PARTS: &[&str] = &[
-    "城东", "城西", "城南", "城北", "中心", "经开", "高新", "新城", "老城", "湖滨", "站前", "大学城", "工业园", "滨江",
+    "城东",
+    "城西",
+    "城南",
+    "城北",
+    "中心",
+    "经开",
+    "高新",
+    "新城",
+    "老城",
+    "湖滨",
+    "站前",
+    "大学城",
+    "工业园",
+    "滨江",
 ];
 const COUNTY_PARTS: &[&str] = &["城东", "城西", "城南", "城北", "中心", "开发区"];
 const TOWN_HEADS: &[&str] = &[
-    "新", "黄", "王", "李", "张", "陈", "大", "小", "东", "西", "南", "北", "长", "高", "白", "石", "三", "五", "双", "永",
-    "安", "和", "兴", "富", "洋", "海", "合", "四", "千", "临",
+    "新", "黄", "王", "李", "张", "陈", "大", "小", "东", "西", "南", "北", "长", "高", "白", "石", "三", "五", "双",
+    "永", "安", "和", "兴", "富", "洋", "海", "合", "四", "千", "临",
 ];
 const TOWN_TAILS: &[&str] = &["庄", "集", "港", "桥", "河", "湖", "沟", "店", "营", "圩", "墩", "口", "湾", "坝"];
 
@@ -468,11 +630,13 @@ impl Catalog {
                 name = format!("{base}{k}");
                 k += 1;
             }
-            branch_weight.push(match area {
-                0 => 1.4,
-                1 => 1.0,
-                _ => 0.6,
-            } * rng.random_range(0.6..1.4));
+            branch_weight.push(
+                match area {
+                    0 => 1.4,
+                    1 => 1.0,
+                    _ => 0.6,
+                } * rng.random_range(0.6..1.4),
+            );
             let id = format!("BR{:04}", b + 1);
             let stores = (0..1 + rng.random_range(0..4)).map(|k| format!("AG{:04}{:02}", b + 1, k + 1)).collect();
             let mut br = Branch {
@@ -678,18 +842,21 @@ pub(crate) fn pick_weighted<R: Rng>(rng: &mut R, weights: impl Iterator<Item = f
 
 /// Common surnames, most frequent first (drawn with decreasing weight).
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "罗",
-    "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡",
-    "余", "杜", "叶", "程", "苏", "魏", "吕", "丁", "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪", "范", "金",
-    "石", "廖", "贾", "夏", "韦", "方", "白", "邹", "孟", "熊", "秦", "邱", "江", "尹", "薛", "段", "雷", "侯", "龙", "史",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林",
+    "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "于",
+    "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁", "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆",
+    "汪", "范", "金", "石", "廖", "贾", "夏", "韦", "方", "白", "邹", "孟", "熊", "秦", "邱", "江", "尹", "薛", "段",
+    "雷", "侯", "龙", "史",
 ];
 const GIVEN_MALE: &[&str] = &[
-    "伟", "强", "磊", "军", "勇", "杰", "涛", "斌", "超", "明", "刚", "平", "辉", "鹏", "华", "飞", "鑫", "波", "宇", "浩",
-    "凯", "健", "俊", "帆", "旭", "宁", "龙", "林", "阳", "建", "国", "志", "文", "博", "海", "东", "峰", "亮", "成", "庆",
+    "伟", "强", "磊", "军", "勇", "杰", "涛", "斌", "超", "明", "刚", "平", "辉", "鹏", "华", "飞", "鑫", "波", "宇",
+    "浩", "凯", "健", "俊", "帆", "旭", "宁", "龙", "林", "阳", "建", "国", "志", "文", "博", "海", "东", "峰", "亮",
+    "成", "庆",
 ];
 const GIVEN_FEMALE: &[&str] = &[
-    "芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "燕", "玲", "英", "秀", "兰", "萍", "红", "琳", "洁", "梅", "莉", "婷",
-    "雪", "慧", "颖", "倩", "晶", "月", "琴", "佳", "欣", "怡", "悦", "蕾", "思", "雨", "晓", "丹", "露", "薇", "翠", "凤",
+    "芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "燕", "玲", "英", "秀", "兰", "萍", "红", "琳", "洁", "梅", "莉",
+    "婷", "雪", "慧", "颖", "倩", "晶", "月", "琴", "佳", "欣", "怡", "悦", "蕾", "思", "雨", "晓", "丹", "露", "薇",
+    "翠", "凤",
 ];
 
 /// A Chinese personal name: a surname and one or two given-name characters.
@@ -754,7 +921,7 @@ mod tests {
         for app in cvm_domain::schema::APP_CATEGORIES {
             assert!(OFFERS.iter().any(|o| o.kind == "directed_data_pack" && o.app == *app), "{app}");
         }
-        assert!(OFFERS.iter().all(|o| (o.kind == "directed_data_pack") == !o.app.is_empty()));
+        assert!(OFFERS.iter().all(|o| (o.kind == "directed_data_pack") != o.app.is_empty()));
     }
 
     #[test]

@@ -234,7 +234,7 @@ impl TableFile {
             }
             TableOut::Parquet(w) => {
                 let batch = rows
-                    .to_batch(&self.schema)
+                    .take_batch(&self.schema)
                     .map_err(|source| SynthError::Arrow { table: self.name.to_owned(), source })?;
                 if let Some(batch) = batch {
                     w.write(&batch).map_err(|source| SynthError::Parquet { path: self.path.clone(), source })?;
@@ -248,7 +248,8 @@ impl TableFile {
         match self.out {
             TableOut::Csv(mut w) => w.flush().map_err(io_err(&self.path))?,
             TableOut::Parquet(w) => {
-                let mut inner = w.into_inner().map_err(|source| SynthError::Parquet { path: self.path.clone(), source })?;
+                let mut inner =
+                    w.into_inner().map_err(|source| SynthError::Parquet { path: self.path.clone(), source })?;
                 inner.flush().map_err(io_err(&self.path))?;
             }
         }
@@ -320,20 +321,14 @@ pub fn generate(
     }
     let mut by_month = [vec![0u64; ctx.months], vec![0u64; ctx.months], vec![0u64; ctx.months]];
 
-    let threads = if config.threads == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        config.threads
-    };
+    let threads =
+        if config.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.threads };
     let n_chunks = config.subscribers.div_ceil(CHUNK);
     let templates: Vec<bool> = files.iter().map(|f| matches!(f.out, TableOut::Parquet(_))).collect();
     let schemas: Vec<SchemaRef> = files.iter().map(|f| f.schema.clone()).collect();
     let make_out = |c: u64| -> ChunkOut {
-        let tables = templates
-            .iter()
-            .zip(&schemas)
-            .map(|(&pq, s)| if pq { Rows::columns(s) } else { Rows::csv() })
-            .collect();
+        let tables =
+            templates.iter().zip(&schemas).map(|(&pq, s)| if pq { Rows::columns(s) } else { Rows::csv() }).collect();
         let mut o = ChunkOut {
             tables,
             truth: (0..TRUTH_FILES.len()).map(|_| Rows::csv()).collect(),
@@ -394,7 +389,6 @@ pub fn generate(
             pending = Some(generated);
         }
     }
-    drop(write_batch);
 
     for f in files {
         let name = f.name;

@@ -7,9 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
-};
+use arrow::array::{ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use cvm_domain::{Date, Month};
@@ -109,8 +107,9 @@ impl Rows {
         }
     }
 
-    /// The rows as one record batch of `schema`, when kept as columns and not empty.
-    pub fn to_batch(&mut self, schema: &SchemaRef) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
+    /// The rows as one record batch of `schema` (emptying the builders), when kept as
+    /// columns and not empty.
+    pub fn take_batch(&mut self, schema: &SchemaRef) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
         let Store::Cols(cols) = &mut self.store else { return Ok(None) };
         if self.count == 0 {
             return Ok(None);
@@ -228,7 +227,10 @@ mod tests {
             V::Bool(true),
             V::Null,
         ]);
-        assert_eq!(std::str::from_utf8(r.csv_bytes().unwrap()).unwrap(), "-12,0.05,588.00,2026-02-03,2026-10,王小明,1,\n");
+        assert_eq!(
+            std::str::from_utf8(r.csv_bytes().unwrap()).unwrap(),
+            "-12,0.05,588.00,2026-02-03,2026-10,王小明,1,\n"
+        );
         assert_eq!(r.count, 1);
     }
 }

@@ -12,10 +12,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::catalog::{Brand, Catalog, Plan, AREA, FEATURE_PHONES};
+use crate::catalog::{AREA, Brand, Catalog, FEATURE_PHONES, Plan};
 use crate::pricing::bill;
-use crate::sink::{write_fen, Rows, V};
-use crate::{seed_bytes, TAG_BLOCK, TAG_SUBSCRIBER};
+use crate::sink::{Rows, V, write_fen};
+use crate::{TAG_BLOCK, TAG_SUBSCRIBER, seed_bytes};
 
 /// Subscribers per block for block-level planted behaviour.
 pub(crate) const BLOCK: u64 = 64;
@@ -36,10 +36,7 @@ pub(crate) const T_MISMATCH: usize = 2;
 pub(crate) const T_FRAUD: usize = 3;
 /// Truth file names and headers, in [`ChunkOut::truth`] order.
 pub(crate) const TRUTH_FILES: [(&str, &str); 4] = [
-    (
-        "churn.csv",
-        "subscriber_id,month,churn_probability,churned_next_month,churn_kind,reason,next_month_in_data",
-    ),
+    ("churn.csv", "subscriber_id,month,churn_probability,churned_next_month,churn_kind,reason,next_month_in_data"),
     ("dual_stop_churners.csv", "subscriber_id,dual_stop_date,close_date,dual_stop_days,churn_month"),
     (
         "plan_mismatch.csv",
@@ -175,7 +172,16 @@ fn month_of(day: i32) -> Month {
     cvm_domain::Date::from_days_since_epoch(day).month()
 }
 
-const COMPLAINT_TOPICS: &[&str] = &["网络信号差", "资费争议", "流量扣费疑问", "营业厅服务态度", "宽带故障", "营销短信骚扰", "话费账单异议", "套餐变更未生效"];
+const COMPLAINT_TOPICS: &[&str] = &[
+    "网络信号差",
+    "资费争议",
+    "流量扣费疑问",
+    "营业厅服务态度",
+    "宽带故障",
+    "营销短信骚扰",
+    "话费账单异议",
+    "套餐变更未生效",
+];
 const LIFESTYLE: [&str; 8] = ["video", "gaming", "music", "social", "travel", "sports", "shopping", "business"];
 const DENOMS: [i64; 6] = [1000, 2000, 3000, 5000, 10_000, 20_000];
 
@@ -202,8 +208,7 @@ impl Factors {
     fn reason(&mut self, out: &mut Vec<u8>) {
         let items = &mut self.items[..self.len];
         items.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let mut n = 0;
-        for (name, w) in items.iter() {
+        for (n, (name, w)) in items.iter().enumerate() {
             if *w <= 0.0 || n == 3 {
                 break;
             }
@@ -211,7 +216,6 @@ impl Factors {
                 out.push(b';');
             }
             out.extend_from_slice(name.as_bytes());
-            n += 1;
         }
     }
 }
@@ -378,7 +382,7 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         w
     };
     let mut plan: &Plan = if bulk.is_some() {
-        ctx.plan(if i % 2 == 0 { "P01" } else { "P02" })
+        ctx.plan(if i.is_multiple_of(2) { "P01" } else { "P02" })
     } else {
         let k = crate::catalog::pick_weighted(&mut rng, cat.plans.iter().map(plan_weight));
         &cat.plans[k]
@@ -409,8 +413,20 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         "farmer"
     } else {
         let opts: &[(&str, f64)] = match brand {
-            Brand::HighEnd => &[("office_worker", 4.0), ("civil_servant", 2.0), ("self_employed", 3.0), ("worker", 1.0), ("other", 0.5)],
-            _ => &[("office_worker", 2.5), ("worker", 3.0), ("self_employed", 1.5), ("civil_servant", 0.5), ("other", 1.0)],
+            Brand::HighEnd => &[
+                ("office_worker", 4.0),
+                ("civil_servant", 2.0),
+                ("self_employed", 3.0),
+                ("worker", 1.0),
+                ("other", 0.5),
+            ],
+            _ => &[
+                ("office_worker", 2.5),
+                ("worker", 3.0),
+                ("self_employed", 1.5),
+                ("civil_servant", 0.5),
+                ("other", 1.0),
+            ],
         };
         opts[crate::catalog::pick_weighted(&mut rng, opts.iter().map(|o| o.1))].0
     };
@@ -422,9 +438,11 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
             Brand::Youth => [3.0, 3.0, 2.0, 0.7, 0.2],
             Brand::Mass => [3.5, 3.0, 2.0, 0.6, 0.1],
         };
-        ["low", "lower_middle", "middle", "upper_middle", "high"][crate::catalog::pick_weighted(&mut rng, w.into_iter())]
+        ["low", "lower_middle", "middle", "upper_middle", "high"]
+            [crate::catalog::pick_weighted(&mut rng, w.into_iter())]
     };
-    let family_size = if rng.random_bool(0.25) { None } else { Some(1 + rng.random_range(0..3) + rng.random_range(0..3)) };
+    let family_size =
+        if rng.random_bool(0.25) { None } else { Some(1 + rng.random_range(0..3) + rng.random_range(0..3)) };
     s.tags.clear();
     if rng.random_bool(0.6) {
         let w: [f64; 8] = match brand {
@@ -495,7 +513,13 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
             if rng.random_bool(0.35) && start < end_bound - 30 {
                 // Upgraded to fibre later: the broadband row ends the day fibre starts.
                 let fs = day_in(&mut rng, start + 30, end_bound);
-                s.holdings.push(Holding { product: "broadband", speed: Some(speed), start, end: Some(fs), pack_fee: 0 });
+                s.holdings.push(Holding {
+                    product: "broadband",
+                    speed: Some(speed),
+                    start,
+                    end: Some(fs),
+                    pack_fee: 0,
+                });
                 let fspeed = if rng.random_bool(0.5) { 500 } else { 1000 };
                 s.holdings.push(Holding { product: "fibre", speed: Some(fspeed), start: fs, end: None, pack_fee: 0 });
             } else {
@@ -516,7 +540,8 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         let st = product_start(&mut rng);
         s.holdings.push(Holding { product: "family_plan", speed: None, start: st, end: None, pack_fee: 0 });
     }
-    let vpn = !idle && rng.random_bool(if matches!(occupation, "office_worker" | "civil_servant") { 0.3 } else { 0.04 });
+    let vpn =
+        !idle && rng.random_bool(if matches!(occupation, "office_worker" | "civil_servant") { 0.3 } else { 0.04 });
     if vpn {
         let st = product_start(&mut rng);
         s.holdings.push(Holding { product: "group_vpn", speed: None, start: st, end: None, pack_fee: 0 });
@@ -524,7 +549,8 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
     if !idle && rng.random_bool(if brand == Brand::Youth { 0.35 } else { 0.15 }) {
         let st = product_start(&mut rng);
         let fee = [1000, 2000, 3000][rng.random_range(0..3)];
-        let end = if rng.random_bool(0.3) && st + 30 < end_bound { Some(day_in(&mut rng, st + 30, end_bound)) } else { None };
+        let end =
+            if rng.random_bool(0.3) && st + 30 < end_bound { Some(day_in(&mut rng, st + 30, end_bound)) } else { None };
         s.holdings.push(Holding { product: "data_pack", speed: None, start: st, end, pack_fee: fee });
     }
     if !idle && rng.random_bool(if brand == Brand::HighEnd { 0.1 } else { 0.01 }) {
@@ -572,10 +598,12 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         Brand::Youth => (0.45, 600.0),
         Brand::Mass => (0.25, 300.0),
     };
-    let mut vas = if rng.random_bool(p_vas) { lognorm(&mut rng, vas_median, 0.8).clamp(100.0, 20_000.0) as i64 } else { 0 };
+    let mut vas =
+        if rng.random_bool(p_vas) { lognorm(&mut rng, vas_median, 0.8).clamp(100.0, 20_000.0) as i64 } else { 0 };
     let base_days = if prepaid { rng.random_range(12..=31) } else { rng.random_range(26..=31) };
     // Planted plan mismatch: persistently over or under the plan in the last 3 months.
-    let mismatch: Option<bool> = if !idle && months >= 3 && rng.random_bool(0.08) { Some(rng.random_bool(0.55)) } else { None };
+    let mismatch: Option<bool> =
+        if !idle && months >= 3 && rng.random_bool(0.08) { Some(rng.random_bool(0.55)) } else { None };
     let (mm_voice, mm_data) = match mismatch {
         Some(true) => match rng.random_range(0..4) {
             0 => (rng.random_range(1.5..2.5), r_data),
@@ -751,35 +779,42 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
 
         // Organic upsell (plan upgrade sold by an agent), billed from this month.
         let in_mm_window = mismatch.is_some() && k >= mm_from;
-        if !idle && !dis && !plan_changed_this_month && !in_mm_window && rng.random_bool(0.005) {
-            if let Some(t) = upgrade_target(cat, plan, tenure_m, age, &mut rng) {
-                let d = day_in(&mut rng, start_day, m_last);
-                plan = t;
-                brand = t.brand;
-                plan_changed_this_month = true;
-                s.events.push(Ev { day: d, kind: "plan_change", detail: Detail::Text(t.id) });
-                let channel = ["telemarketing", "business_hall", "branch_visit", "online"]
-                    [crate::catalog::pick_weighted(&mut rng, [4.0, 3.0, 2.0, 1.0].into_iter())];
-                let agent = ctx.pick_agent(&mut rng, branch, channel);
-                s.sales.push(Sale {
-                    day: d,
-                    agent,
-                    channel,
-                    kind: "plan_change",
-                    plan: Some(t.id),
-                    device: None,
-                    commission: rng.random_range(10..=60) * 100,
-                    subsidy: 0,
-                    fraud: [None, None],
-                });
-            }
+        if !idle
+            && !dis
+            && !plan_changed_this_month
+            && !in_mm_window
+            && rng.random_bool(0.005)
+            && let Some(t) = upgrade_target(cat, plan, tenure_m, age, &mut rng)
+        {
+            let d = day_in(&mut rng, start_day, m_last);
+            plan = t;
+            brand = t.brand;
+            plan_changed_this_month = true;
+            s.events.push(Ev { day: d, kind: "plan_change", detail: Detail::Text(t.id) });
+            let channel = ["telemarketing", "business_hall", "branch_visit", "online"]
+                [crate::catalog::pick_weighted(&mut rng, [4.0, 3.0, 2.0, 1.0].into_iter())];
+            let agent = ctx.pick_agent(&mut rng, branch, channel);
+            s.sales.push(Sale {
+                day: d,
+                agent,
+                channel,
+                kind: "plan_change",
+                plan: Some(t.id),
+                device: None,
+                commission: rng.random_range(10..=60) * 100,
+                subsidy: 0,
+                fraud: [None, None],
+            });
         }
         if k >= mm_from && plan_changed_this_month {
             plan_changed_late = true;
         }
 
         // Precursors of churn.
-        let complaint = !idle && rng.random_bool(0.008 + if dis { 0.10 } else { 0.0 } + if in_mm_window && mismatch == Some(true) { 0.04 } else { 0.0 });
+        let complaint = !idle
+            && rng.random_bool(
+                0.008 + if dis { 0.10 } else { 0.0 } + if in_mm_window && mismatch == Some(true) { 0.04 } else { 0.0 },
+            );
         if complaint {
             let d = day_in(&mut rng, start_day, m_last);
             let t = COMPLAINT_TOPICS[rng.random_range(0..COMPLAINT_TOPICS.len())];
@@ -788,7 +823,14 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         let mut single_stop = false;
         let mut dual_stop_day: Option<i32> = None;
         if prepaid && !idle {
-            let p_dual = 0.0015 + if dis && dis_k >= 2 { 0.30 } else if dis && dis_k == 1 { 0.15 } else { 0.0 };
+            let p_dual = 0.0015
+                + if dis && dis_k >= 2 {
+                    0.30
+                } else if dis && dis_k == 1 {
+                    0.15
+                } else {
+                    0.0
+                };
             if rng.random_bool(p_dual) && m_last - start_day >= 8 {
                 let d1 = day_in(&mut rng, start_day, m_last - 8);
                 let d2 = day_in(&mut rng, d1 + 3, (d1 + 10).min(m_last));
@@ -928,7 +970,11 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
         f.add(club, "club", -0.3);
         let p = 1.0 / (1.0 + (-f.logit()).exp());
         let churn = rng.random::<f64>() < p;
-        let kind = if churn { Some(choose_kind(cat, plan, brand, prepaid, idle, dual_stop_day.is_some() || port_out, tenure_m, &mut rng)) } else { None };
+        let kind = if churn {
+            Some(choose_kind(cat, plan, brand, prepaid, idle, dual_stop_day.is_some() || port_out, tenure_m, &mut rng))
+        } else {
+            None
+        };
         let next_in_data = k + 1 < months;
 
         // Rows of the month.
@@ -1074,24 +1120,27 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
             });
         }
     }
-    if let Some(d) = device {
-        if device_since >= ctx.first_day && device_since <= line_end && rng.random_bool(0.35) {
-            let channel = ["business_hall", "agent_store", "online"][crate::catalog::pick_weighted(&mut rng, [5.0, 3.0, 2.0].into_iter())];
-            let agent = ctx.pick_agent(&mut rng, branch, channel);
-            let price = cat.devices[d].price;
-            let subsidy = if prepaid { 0 } else { price * rng.random_range(10..=30) / 100 / 100 * 100 };
-            s.sales.push(Sale {
-                day: device_since,
-                agent,
-                channel,
-                kind: "handset_sale",
-                plan: None,
-                device: Some(cat.devices[d].model),
-                commission: rng.random_range(20..=100) * 100,
-                subsidy,
-                fraud: [None, None],
-            });
-        }
+    if let Some(d) = device
+        && device_since >= ctx.first_day
+        && device_since <= line_end
+        && rng.random_bool(0.35)
+    {
+        let channel = ["business_hall", "agent_store", "online"]
+            [crate::catalog::pick_weighted(&mut rng, [5.0, 3.0, 2.0].into_iter())];
+        let agent = ctx.pick_agent(&mut rng, branch, channel);
+        let price = cat.devices[d].price;
+        let subsidy = if prepaid { 0 } else { price * rng.random_range(10..=30) / 100 / 100 * 100 };
+        s.sales.push(Sale {
+            day: device_since,
+            agent,
+            channel,
+            kind: "handset_sale",
+            plan: None,
+            device: Some(cat.devices[d].model),
+            commission: rng.random_range(20..=100) * 100,
+            subsidy,
+            fraud: [None, None],
+        });
     }
     // Commission churn: an activation or plan change followed by churn within 2 months.
     for sale in s.sales.iter_mut() {
@@ -1139,7 +1188,13 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
                 V::Str(std::str::from_utf8(&s.text).unwrap_or(""))
             }
         };
-        out.tables[EVENTS].push(&[V::Int(id * 10_000 + seq as i64), V::Int(id), V::Date(e.day), V::Str(e.kind), detail]);
+        out.tables[EVENTS].push(&[
+            V::Int(id * 10_000 + seq as i64),
+            V::Int(id),
+            V::Date(e.day),
+            V::Str(e.kind),
+            detail,
+        ]);
         out.by_month[1][month_of(e.day).months_since(ctx.first) as usize] += 1;
     }
 
@@ -1191,9 +1246,19 @@ pub(crate) fn generate_one<'a>(ctx: &Ctx<'a>, i: u64, out: &mut ChunkOut, s: &mu
 
     // Truth: dual-stop churners and plan mismatch.
     if let (Some((d2, close)), Some(_)) = (dual_truth, closed) {
-        out.truth[T_DUAL_STOP].push(&[V::Int(id), V::Date(d2), V::Date(close), V::Int(i64::from(close - d2)), V::Month(month_of(close))]);
+        out.truth[T_DUAL_STOP].push(&[
+            V::Int(id),
+            V::Date(d2),
+            V::Date(close),
+            V::Int(i64::from(close - d2)),
+            V::Month(month_of(close)),
+        ]);
     }
-    if months >= 3 && !plan_changed_late && closed.is_none() && plan_by_k.iter().all(|p| p.is_some_and(|p| p.id == plan.id)) {
+    if months >= 3
+        && !plan_changed_late
+        && closed.is_none()
+        && plan_by_k.iter().all(|p| p.is_some_and(|p| p.id == plan.id))
+    {
         let t = &plan.tariff;
         let over = use_by_k.iter().all(|&(v, d, _)| v * 10 > t.voice_min * 12 || d * 10 > t.data_mb * 12);
         let under = use_by_k.iter().all(|&(v, d, _)| v * 10 <= t.voice_min * 3 && d * 10 <= t.data_mb * 3);

@@ -181,8 +181,13 @@ fn every_table_is_written_and_every_field_fits_the_schema() {
 #[test]
 fn row_rules_hold() {
     let subs = table_csv("subscribers");
-    let (join, since, by, dev_since, msisdn) =
-        (subs.col("join_date"), subs.col("status_since"), subs.col("birth_year"), subs.col("device_since"), subs.col("msisdn"));
+    let (join, since, by, dev_since, msisdn) = (
+        subs.col("join_date"),
+        subs.col("status_since"),
+        subs.col("birth_year"),
+        subs.col("device_since"),
+        subs.col("msisdn"),
+    );
     let mut numbers = BTreeSet::new();
     for r in &subs.rows {
         assert!(r[since] >= r[join], "status_since before join_date: {r:?}");
@@ -299,7 +304,8 @@ fn every_bill_follows_the_pricing_rule_to_the_fen() {
     let plans = tariffs();
     let by_month = plans_by_month();
     let u = table_csv("usage");
-    let (rev, voice, data, sms, over) = (u.col("revenue"), u.col("voice_min"), u.col("data_mb"), u.col("sms"), u.col("overage_fee"));
+    let (rev, voice, data, sms, over) =
+        (u.col("revenue"), u.col("voice_min"), u.col("data_mb"), u.col("sms"), u.col("overage_fee"));
     let mut checked = 0;
     for r in &u.rows {
         let Some(p) = by_month.get(&(r[0].clone(), r[1].clone())) else { continue };
@@ -352,8 +358,12 @@ fn brand_mix_payment_and_pareto_shape() {
     assert!(prepaid_share("mass") > 0.75);
     assert!(prepaid_share("high_end") < 0.2);
     let mean_birth = |b: &str| {
-        let ys: Vec<f64> =
-            subs.rows.iter().filter(|r| r[brand] == b && !r[by].is_empty()).map(|r| r[by].parse::<f64>().unwrap()).collect();
+        let ys: Vec<f64> = subs
+            .rows
+            .iter()
+            .filter(|r| r[brand] == b && !r[by].is_empty())
+            .map(|r| r[by].parse::<f64>().unwrap())
+            .collect();
         ys.iter().sum::<f64>() / ys.len() as f64
     };
     assert!(mean_birth("youth") > mean_birth("mass") + 10.0, "youth brand is young");
@@ -381,9 +391,14 @@ fn churn_truth_matches_the_data() {
     assert_eq!(churn.rows.len(), u.rows.len(), "one truth row per subscriber-month");
     let usage_keys: BTreeSet<(String, String)> = u.rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
     let subs = table_csv("subscribers");
-    let status: BTreeMap<&str, &str> = subs.rows.iter().map(|r| (r[0].as_str(), r[subs.col("status")].as_str())).collect();
-    let (p, churned, kind, in_data) =
-        (churn.col("churn_probability"), churn.col("churned_next_month"), churn.col("churn_kind"), churn.col("next_month_in_data"));
+    let status: BTreeMap<&str, &str> =
+        subs.rows.iter().map(|r| (r[0].as_str(), r[subs.col("status")].as_str())).collect();
+    let (p, churned, kind, in_data) = (
+        churn.col("churn_probability"),
+        churn.col("churned_next_month"),
+        churn.col("churn_kind"),
+        churn.col("next_month_in_data"),
+    );
     let (mut sum_p, mut n, mut events, mut kinds) = (0.0, 0.0, 0.0, BTreeMap::<String, u32>::new());
     for r in &churn.rows {
         assert!(usage_keys.contains(&(r[0].clone(), r[1].clone())));
@@ -435,14 +450,19 @@ fn plan_mismatch_truth_is_recomputable() {
     let subs = table_csv("subscribers");
     let share = mm.rows.len() as f64 / subs.rows.len() as f64;
     assert!((0.04..0.16).contains(&share), "mismatch share {share}");
-    let join: BTreeMap<&str, &str> = subs.rows.iter().map(|r| (r[0].as_str(), r[subs.col("join_date")].as_str())).collect();
+    let join: BTreeMap<&str, &str> =
+        subs.rows.iter().map(|r| (r[0].as_str(), r[subs.col("join_date")].as_str())).collect();
     let u = table_csv("usage");
     let last = export().config.last_month;
     let last3: BTreeSet<String> = (0..3).map(|k| last.plus(-k).to_string()).collect();
     let mut usage: BTreeMap<&str, Vec<(i64, i64, i64)>> = BTreeMap::new();
     for r in &u.rows {
         if last3.contains(&r[1]) {
-            usage.entry(r[0].as_str()).or_default().push((r[3].parse().unwrap(), r[4].parse().unwrap(), r[5].parse().unwrap()));
+            usage.entry(r[0].as_str()).or_default().push((
+                r[3].parse().unwrap(),
+                r[4].parse().unwrap(),
+                r[5].parse().unwrap(),
+            ));
         }
     }
     for r in &mm.rows {

@@ -23,7 +23,7 @@ use arrow::array::{
 };
 use arrow::compute::{filter_record_batch, take_record_batch};
 use arrow::datatypes::SchemaRef;
-use cvm_domain::schema::{Kind, Partitioning, TABLES, Table};
+use cvm_domain::schema::{Kind, Partitioning, Reference, TABLES, Table};
 use cvm_domain::{Date, Month};
 use rustc_hash::FxHashSet;
 use serde::Serialize;
@@ -107,7 +107,8 @@ pub fn find_table_files(dir: &Path) -> Result<(Vec<(&'static Table, TableFile)>,
     let mut skipped = Vec::new();
     let mut names: Vec<(String, PathBuf)> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        // Follows symbolic links: operators often link exports from where the BSS drops them.
+        .filter(|e| std::fs::metadata(e.path()).map(|m| m.is_file()).unwrap_or(false))
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
     names.sort();
@@ -461,12 +462,10 @@ impl TableImport<'_> {
         let n = chunk.batch.num_rows();
         let mut keep = Vec::with_capacity(n);
         let mut all_rejects = Vec::new();
-        for row in 0..n {
-            let problem = self
-                .keys
-                .first_seen(&chunk.batch, row, chunk.lines[row])
-                .err()
-                .map(|first_line| (table.key[0], Problem::Duplicate(table.key.join(" + "), first_line)));
+        let duplicates = self.keys.check_batch(&chunk.batch, &chunk.lines);
+        for (row, duplicate_of) in duplicates.into_iter().enumerate() {
+            let problem =
+                duplicate_of.map(|first_line| (table.key[0], Problem::Duplicate(table.key.join(" + "), first_line)));
             keep.push(problem.is_none());
             if let Some((column, problem)) = problem {
                 let idx = table.column_index(column).unwrap_or(0);
@@ -703,6 +702,9 @@ fn check_chunk(
     refs: &ReferenceSets,
 ) -> CheckedChunk {
     let mut builders: Vec<ColumnBuilder> = table.columns.iter().map(|c| ColumnBuilder::new(c.kind)).collect();
+    let rules = validate::RowRules::for_table(table);
+    let references: Vec<(usize, &Reference)> =
+        table.references.iter().filter_map(|r| table.column_index(r.column).map(|i| (i, r))).collect();
     let mut lines = Vec::new();
     let mut spans = Vec::new();
     let mut rejects = Vec::new();
@@ -796,17 +798,15 @@ fn check_chunk(
             rejects.push(r);
             continue;
         }
-        if let Err((column, problem)) = validate::check_row_rules(table, &cells) {
+        if let Err((column, problem)) = rules.check(&cells) {
             let raw = table.column_index(column).and_then(|i| map.positions[i]).and_then(|p| fields.get(p)).unwrap_or(b"");
             let r = reject(column, raw, problem, 0);
             rejects.push(r);
             continue;
         }
-        let unknown = table.references.iter().find(|r| {
-            table.column_index(r.column).is_some_and(|i| !refs.contains(r.table, &cells[i]))
-        });
-        if let Some(r) = unknown {
-            let raw = table.column_index(r.column).and_then(|i| map.positions[i]).and_then(|p| fields.get(p)).unwrap_or(b"");
+        let unknown = references.iter().find(|(i, r)| !refs.contains(r.table, &cells[*i]));
+        if let Some((i, r)) = unknown {
+            let raw = map.positions[*i].and_then(|p| fields.get(p)).unwrap_or(b"");
             let rej = reject(r.column, raw, Problem::UnknownReference(r.table), 0);
             rejects.push(rej);
             continue;
@@ -870,57 +870,66 @@ impl KeyCheck {
         KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default() }
     }
 
-    /// `Ok` if the key of `row` is new (and remembers it with its line), else the line of
-    /// the row that had it first.
-    fn first_seen(&mut self, batch: &RecordBatch, row: usize, line: u64) -> Result<(), u64> {
-        if let Some(seen) = &mut self.packed {
-            let mut key: u128 = 0;
-            for (i, kind) in &self.columns {
-                let col = batch.column(*i);
-                let (bits, value): (u32, u128) = match kind {
+    /// For each row of `batch` in order: `None` if its key is new (it is remembered with its
+    /// line), or the line of the row that had the key first.
+    fn check_batch(&mut self, batch: &RecordBatch, lines: &[u64]) -> Vec<Option<u64>> {
+        let Some(seen) = &mut self.packed else {
+            return (0..batch.num_rows())
+                .map(|row| {
+                    let key: Vec<String> = self
+                        .columns
+                        .iter()
+                        .map(|(i, _)| arrow::util::display::array_value_to_string(batch.column(*i), row).unwrap_or_default())
+                        .collect();
+                    first_seen(&mut self.text, key.join("\u{1f}"), lines[row])
+                })
+                .collect();
+        };
+        // Each key column as numbers with its width in bits, packed left to right.
+        let parts: Vec<(u32, Vec<u128>)> = self
+            .columns
+            .iter()
+            .map(|(i, kind)| {
+                let col = batch.column(*i).as_any();
+                match kind {
                     Kind::Int { .. } => {
-                        (64, col.as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(row) as u64 as u128))
+                        (64, col.downcast_ref::<Int64Array>().map_or(Vec::new(), |a| a.values().iter().map(|v| *v as u64 as u128).collect()))
                     }
                     Kind::Date { .. } => {
-                        (32, col.as_any().downcast_ref::<Date32Array>().map_or(0, |a| a.value(row) as u32 as u128))
+                        (32, col.downcast_ref::<Date32Array>().map_or(Vec::new(), |a| a.values().iter().map(|v| *v as u32 as u128).collect()))
                     }
                     Kind::Month => (
                         16,
-                        col.as_any()
-                            .downcast_ref::<StringArray>()
-                            .and_then(|a| Month::parse(a.value(row)).ok())
-                            .map_or(0, |m| m.index() as u16 as u128),
+                        col.downcast_ref::<StringArray>().map_or(Vec::new(), |a| {
+                            a.iter().map(|v| v.and_then(|m| Month::parse(m).ok()).map_or(0, |m| m.index() as u16 as u128)).collect()
+                        }),
                     ),
                     Kind::Enum(values) => (
                         8,
-                        col.as_any()
-                            .downcast_ref::<StringArray>()
-                            .and_then(|a| values.iter().position(|v| *v == a.value(row)))
-                            .map_or(0, |p| p as u128),
+                        col.downcast_ref::<StringArray>().map_or(Vec::new(), |a| {
+                            a.iter().map(|v| values.iter().position(|x| Some(*x) == v).map_or(0, |p| p as u128)).collect()
+                        }),
                     ),
-                    _ => (0, 0),
-                };
-                key = (key << bits) | value;
-            }
-            return match seen.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => Err(*e.get()),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(line);
-                    Ok(())
+                    _ => (0, Vec::new()),
                 }
-            };
-        }
-        let key: Vec<String> = self
-            .columns
-            .iter()
-            .map(|(i, _)| arrow::util::display::array_value_to_string(batch.column(*i), row).unwrap_or_default())
+            })
             .collect();
-        match self.text.entry(key.join("\u{1f}")) {
-            std::collections::hash_map::Entry::Occupied(e) => Err(*e.get()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(line);
-                Ok(())
-            }
+        (0..batch.num_rows())
+            .map(|row| {
+                let key = parts.iter().fold(0u128, |key, (bits, values)| (key << bits) | values.get(row).copied().unwrap_or(0));
+                first_seen(seen, key, lines[row])
+            })
+            .collect()
+    }
+}
+
+/// `None` if `key` is new (remembering `line`), else the line that had it first.
+fn first_seen<K: std::hash::Hash + Eq>(seen: &mut rustc_hash::FxHashMap<K, u64>, key: K, line: u64) -> Option<u64> {
+    match seen.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(line);
+            None
         }
     }
 }
@@ -932,25 +941,27 @@ fn split_by_partition(table: &Table, batch: RecordBatch) -> Result<Vec<(String, 
     };
     let idx = table.column_index(column).ok_or_else(|| ImportError::Internal(format!("no column {column}")))?;
     let col = batch.column(idx);
-    let months: Vec<String> = if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
-        a.iter().map(|v| v.unwrap_or_default().to_owned()).collect()
+    // Month of each row as a number (months since year 0); checked rows always have one.
+    let months: Vec<i32> = if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
+        a.iter().map(|v| v.and_then(|m| Month::parse(m).ok()).map_or(0, Month::index)).collect()
     } else if let Some(a) = col.as_any().downcast_ref::<Date32Array>() {
-        a.iter().map(|v| Date::from_days_since_epoch(v.unwrap_or_default()).month().to_string()).collect()
+        a.values().iter().map(|d| Date::from_days_since_epoch(*d).month().index()).collect()
     } else {
         return Err(ImportError::Internal(format!("partition column {column} is neither a month nor a date")));
     };
+    let name = |index: i32| Month::new(index.div_euclid(12), index.rem_euclid(12) as u32 + 1).map(|m| m.to_string());
+    let name = |index: i32| name(index).map_err(|e| ImportError::Internal(e.to_string()));
     if months.windows(2).all(|w| w[0] == w[1]) {
-        let month = months.into_iter().next().unwrap_or_default();
-        return Ok(vec![(month, batch)]);
+        return Ok(vec![(name(months.first().copied().unwrap_or(0))?, batch)]);
     }
-    let mut rows: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut rows: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
     for (i, m) in months.iter().enumerate() {
-        rows.entry(m).or_default().push(i as u32);
+        rows.entry(*m).or_default().push(i as u32);
     }
     rows.into_iter()
         .map(|(m, idx)| {
             let part = take_record_batch(&batch, &UInt32Array::from(idx)).map_err(|e| ImportError::Internal(e.to_string()))?;
-            Ok((m.to_owned(), part))
+            Ok((name(m)?, part))
         })
         .collect()
 }

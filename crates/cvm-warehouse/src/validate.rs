@@ -238,57 +238,119 @@ pub fn cut(s: &str) -> String {
     out
 }
 
-/// Checks the rules between columns of a row (`Table::row_rules`). `cells` are in the
-/// table's column order. Returns the column to blame and the broken rule.
-pub fn check_row_rules(table: &Table, cells: &[Cell<'_>]) -> Result<(), (&'static str, Problem)> {
-    let get = |name: &str| table.column_index(name).map(|i| &cells[i]).unwrap_or(&Cell::Null);
-    let rule = |ok: bool, column: &'static str, text: &'static str| if ok { Ok(()) } else { Err((column, Problem::Rule(text))) };
-    let not_before = |later: &str, earlier: &str| match (get(later), get(earlier)) {
+/// The rules between columns of a row (`Table::row_rules`), with the columns they read
+/// resolved to positions once per table rather than looked up by name on every row.
+#[derive(Debug, Clone, Copy)]
+pub enum RowRules {
+    /// The table has no row rules.
+    None,
+    /// Subscribers: status and device dates, birth year.
+    Subscribers { status_since: usize, join_date: usize, birth_year: usize, device_since: usize },
+    /// Holdings: date order, speed for broadband.
+    Holdings { start_date: usize, end_date: usize, speed_mbps: usize, product: usize },
+    /// Usage: active days within the month, app data within the total.
+    Usage { month: usize, days_active: usize, data_mb: usize, apps: [usize; 4] },
+    /// Offers: validity order, app category for directed packs.
+    Offers { valid_from: usize, valid_to: usize, offer_kind: usize, app_category: usize },
+    /// Sales: handset sales name the handset.
+    Sales { sale_type: usize, device_model: usize },
+}
+
+/// A cell by position; a position past the row (a column the schema lacks) reads as empty.
+fn at<'c, 'a>(cells: &'c [Cell<'a>], i: usize) -> &'c Cell<'a> {
+    cells.get(i).unwrap_or(&Cell::Null)
+}
+
+fn not_before(later: &Cell<'_>, earlier: &Cell<'_>) -> bool {
+    match (later, earlier) {
         (Cell::Date(l), Cell::Date(e)) => l >= e,
         _ => true,
-    };
-    match table.name {
-        "subscribers" => {
-            rule(not_before("status_since", "join_date"), "status_since", "status_since is before join_date")?;
-            if let (Cell::Int(birth), Cell::Date(join)) = (get("birth_year"), get("join_date")) {
-                let join_year = i64::from(Date::from_days_since_epoch(*join).month().year());
-                rule(*birth <= join_year, "birth_year", "birth_year is after the year of join_date")?;
+    }
+}
+
+fn rule(ok: bool, column: &'static str, text: &'static str) -> Result<(), (&'static str, Problem)> {
+    if ok { Ok(()) } else { Err((column, Problem::Rule(text))) }
+}
+
+impl RowRules {
+    /// The rules of `table`.
+    pub fn for_table(table: &Table) -> RowRules {
+        let ix = |name: &str| table.column_index(name).unwrap_or(usize::MAX);
+        match table.name {
+            "subscribers" => RowRules::Subscribers {
+                status_since: ix("status_since"),
+                join_date: ix("join_date"),
+                birth_year: ix("birth_year"),
+                device_since: ix("device_since"),
+            },
+            "holdings" => RowRules::Holdings {
+                start_date: ix("start_date"),
+                end_date: ix("end_date"),
+                speed_mbps: ix("speed_mbps"),
+                product: ix("product"),
+            },
+            "usage" => RowRules::Usage {
+                month: ix("month"),
+                days_active: ix("days_active"),
+                data_mb: ix("data_mb"),
+                apps: [ix("data_video_mb"), ix("data_social_mb"), ix("data_music_mb"), ix("data_gaming_mb")],
+            },
+            "offers" => RowRules::Offers {
+                valid_from: ix("valid_from"),
+                valid_to: ix("valid_to"),
+                offer_kind: ix("offer_kind"),
+                app_category: ix("app_category"),
+            },
+            "sales" => RowRules::Sales { sale_type: ix("sale_type"), device_model: ix("device_model") },
+            _ => RowRules::None,
+        }
+    }
+
+    /// Checks a row whose `cells` are in the table's column order. Returns the column to
+    /// blame and the broken rule.
+    pub fn check(&self, cells: &[Cell<'_>]) -> Result<(), (&'static str, Problem)> {
+        match *self {
+            RowRules::None => Ok(()),
+            RowRules::Subscribers { status_since, join_date, birth_year, device_since } => {
+                let (since, join) = (at(cells, status_since), at(cells, join_date));
+                rule(not_before(since, join), "status_since", "status_since is before join_date")?;
+                if let (Cell::Int(birth), Cell::Date(join)) = (at(cells, birth_year), join) {
+                    let join_year = i64::from(Date::from_days_since_epoch(*join).month().year());
+                    rule(*birth <= join_year, "birth_year", "birth_year is after the year of join_date")?;
+                }
+                if let Cell::Date(d) = at(cells, device_since) {
+                    let y1990 = Date::new(1990, 1, 1).map(Date::days_since_epoch).unwrap_or(0);
+                    rule(*d >= y1990, "device_since", "device_since is before 1990")?;
+                }
+                Ok(())
             }
-            if let Cell::Date(d) = get("device_since") {
-                rule(*d >= Date::new(1990, 1, 1).map(Date::days_since_epoch).unwrap_or(0), "device_since", "device_since is before 1990")?;
+            RowRules::Holdings { start_date, end_date, speed_mbps, product } => {
+                rule(not_before(at(cells, end_date), at(cells, start_date)), "end_date", "end_date is before start_date")?;
+                let has_speed = !matches!(at(cells, speed_mbps), Cell::Null);
+                let needs_speed = matches!(at(cells, product).as_str(), Some("broadband" | "fibre"));
+                rule(has_speed == needs_speed, "speed_mbps", "speed_mbps is given for broadband and fibre only, and always for them")
             }
-            Ok(())
-        }
-        "holdings" => {
-            rule(not_before("end_date", "start_date"), "end_date", "end_date is before start_date")?;
-            let has_speed = !matches!(get("speed_mbps"), Cell::Null);
-            let needs_speed = matches!(get("product").as_str(), Some("broadband" | "fibre"));
-            rule(has_speed == needs_speed, "speed_mbps", "speed_mbps is given for broadband and fibre only, and always for them")
-        }
-        "usage" => {
-            if let (Some(month), Cell::Int(days)) = (get("month").as_str(), get("days_active")) {
-                let in_month = Month::parse(month).map(|m| i64::from(m.days())).unwrap_or(31);
-                rule(*days <= in_month, "days_active", "days_active is more than the days in the month")?;
+            RowRules::Usage { month, days_active, data_mb, apps } => {
+                if let (Some(m), Cell::Int(days)) = (at(cells, month).as_str(), at(cells, days_active)) {
+                    let in_month = Month::parse(m).map(|m| i64::from(m.days())).unwrap_or(31);
+                    rule(*days <= in_month, "days_active", "days_active is more than the days in the month")?;
+                }
+                let int = |i: usize| if let Cell::Int(v) = at(cells, i) { *v } else { 0 };
+                let app_total: i64 = apps.iter().map(|i| int(*i)).sum();
+                rule(app_total <= int(data_mb), "data_mb", "data by app category adds up to more than data_mb")
             }
-            let apps: i64 = ["data_video_mb", "data_social_mb", "data_music_mb", "data_gaming_mb"]
-                .iter()
-                .map(|c| if let Cell::Int(v) = get(c) { *v } else { 0 })
-                .sum();
-            let total = if let Cell::Int(v) = get("data_mb") { *v } else { 0 };
-            rule(apps <= total, "data_mb", "data by app category adds up to more than data_mb")
+            RowRules::Offers { valid_from, valid_to, offer_kind, app_category } => {
+                rule(not_before(at(cells, valid_to), at(cells, valid_from)), "valid_to", "valid_to is before valid_from")?;
+                let directed = at(cells, offer_kind).as_str() == Some("directed_data_pack");
+                let has_app = !matches!(at(cells, app_category), Cell::Null);
+                rule(directed == has_app, "app_category", "app_category is given exactly for directed_data_pack offers")
+            }
+            RowRules::Sales { sale_type, device_model } => {
+                let handset = at(cells, sale_type).as_str() == Some("handset_sale");
+                let has_device = !matches!(at(cells, device_model), Cell::Null);
+                rule(!handset || has_device, "device_model", "device_model is missing for a handset sale")
+            }
         }
-        "offers" => {
-            rule(not_before("valid_to", "valid_from"), "valid_to", "valid_to is before valid_from")?;
-            let directed = get("offer_kind").as_str() == Some("directed_data_pack");
-            let has_app = !matches!(get("app_category"), Cell::Null);
-            rule(directed == has_app, "app_category", "app_category is given exactly for directed_data_pack offers")
-        }
-        "sales" => {
-            let handset = get("sale_type").as_str() == Some("handset_sale");
-            let has_device = !matches!(get("device_model"), Cell::Null);
-            rule(!handset || has_device, "device_model", "device_model is missing for a handset sale")
-        }
-        _ => Ok(()),
     }
 }
 
@@ -338,13 +400,13 @@ mod tests {
         let mut cells: Vec<Cell> = t.columns.iter().map(|_| Cell::Int(0)).collect();
         cells[t.column_index("month").unwrap()] = Cell::Text("2026-02");
         cells[t.column_index("days_active").unwrap()] = Cell::Int(29);
-        assert_eq!(check_row_rules(t, &cells).unwrap_err().0, "days_active");
+        assert_eq!(RowRules::for_table(t).check(&cells).unwrap_err().0, "days_active");
         cells[t.column_index("days_active").unwrap()] = Cell::Int(28);
         cells[t.column_index("data_mb").unwrap()] = Cell::Int(100);
         cells[t.column_index("data_video_mb").unwrap()] = Cell::Int(101);
-        assert_eq!(check_row_rules(t, &cells).unwrap_err().0, "data_mb");
+        assert_eq!(RowRules::for_table(t).check(&cells).unwrap_err().0, "data_mb");
         cells[t.column_index("data_video_mb").unwrap()] = Cell::Int(100);
-        assert!(check_row_rules(t, &cells).is_ok());
+        assert!(RowRules::for_table(t).check(&cells).is_ok());
     }
 
     proptest! {

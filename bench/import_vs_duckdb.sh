@@ -25,6 +25,9 @@ cargo build --release -q -p cvm-cli
 CVM="$CARGO_TARGET_DIR/release/cvm"
 
 peak_rss_mib() { awk '/Maximum resident set size/ {printf "%.0f", $NF/1024}' "$1"; }
+# CPU seconds (user + system): steadier than wall time on a shared machine.
+cpu_s() { awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$1"; }
+calc() { python3 -c "print(f'{$1:.2f}')"; }
 
 for n in "${sizes[@]}"; do
   export_dir="$BENCH_DIR/export-$n-$MONTHS"
@@ -36,10 +39,11 @@ for n in "${sizes[@]}"; do
   csv_bytes=$(du -cb "$export_dir"/*.csv | tail -1 | cut -f1)
   sync
 
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
   rm -rf "$BENCH_DIR/wh-cvm-$n"
   start=$(date +%s.%N)
   /usr/bin/time -v -o "$BENCH_DIR/import-$n.time" "$CVM" import "$export_dir" --warehouse "$BENCH_DIR/wh-cvm-$n" --format json >"$BENCH_DIR/import-$n.json"
-  cvm_s=$(echo "$(date +%s.%N) - $start" | bc)
+  cvm_s=$(calc "$(date +%s.%N) - $start")
 
   rm -rf "$BENCH_DIR/wh-duckdb-$n"
   /usr/bin/time -v -o "$BENCH_DIR/duckdb-$n.time" "$VENV/bin/python" - "$export_dir" "$BENCH_DIR/wh-duckdb-$n" <<'PY' >"$BENCH_DIR/duckdb-$n.txt"
@@ -67,7 +71,8 @@ PY
   rejected=$("$VENV/bin/python" -c "import json,sys; s=json.load(open(sys.argv[1])); print(sum(t['rejected'] for t in s['tables']))" "$BENCH_DIR/import-$n.json")
   echo
   echo "== $n subscribers x $MONTHS months: $rows rows, $((csv_bytes / 1048576)) MiB of CSV ($(nproc) cores)"
-  printf '  cvm import (validating): %7.2f s  %6.0f MiB/s  peak RSS %s MiB  rejected %s\n' "$cvm_s" "$(echo "$csv_bytes / 1048576 / $cvm_s" | bc -l)" "$(peak_rss_mib "$BENCH_DIR/import-$n.time")" "$rejected"
-  printf '  duckdb CSV -> Parquet:   %7.2f s  %6.0f MiB/s  peak RSS %s MiB\n' "$duck_s" "$(echo "$csv_bytes / 1048576 / $duck_s" | bc -l)" "$(peak_rss_mib "$BENCH_DIR/duckdb-$n.time")"
-  printf '  ratio cvm/duckdb time:   %7.2f  (below 1 means cvm is faster)\n' "$(echo "$cvm_s / $duck_s" | bc -l)"
+  printf '  cvm import (validating): %7.2f s wall  %6.1f s CPU  %6.0f MiB/s  peak RSS %s MiB  rejected %s\n' "$cvm_s" "$(cpu_s "$BENCH_DIR/import-$n.time")" "$(calc "$csv_bytes / 1048576 / $cvm_s")" "$(peak_rss_mib "$BENCH_DIR/import-$n.time")" "$rejected"
+  printf '  duckdb CSV -> Parquet:   %7.2f s wall  %6.1f s CPU  %6.0f MiB/s  peak RSS %s MiB\n' "$duck_s" "$(cpu_s "$BENCH_DIR/duckdb-$n.time")" "$(calc "$csv_bytes / 1048576 / $duck_s")" "$(peak_rss_mib "$BENCH_DIR/duckdb-$n.time")"
+  printf '  ratio cvm/duckdb:        %7.2f wall  %6.2f CPU  (below 1 means cvm is faster)\n' "$(calc "$cvm_s / $duck_s")" "$(calc "$(cpu_s "$BENCH_DIR/import-$n.time") / $(cpu_s "$BENCH_DIR/duckdb-$n.time")")"
+  echo "  machine load average before the run: $load"
 done

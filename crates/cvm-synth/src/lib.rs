@@ -26,6 +26,8 @@
 //! subscribers are generated in parallel and written in order, so output is byte-identical
 //! for a seed whatever the thread count, and memory stays bounded at any scale.
 
+#![warn(missing_docs)]
+
 pub mod pricing;
 
 mod catalog;

@@ -30,6 +30,7 @@ use serde::Serialize;
 
 use crate::ImportError;
 use crate::arrow_schema::arrow_schema;
+use crate::id_set::IdSet;
 use crate::source::{self, Chunk, ColumnMap, Encoding, FileFormat, TableFile};
 use crate::store::{self, FinishedFile, PendingFile};
 use crate::validate::{self, Cell, Context, Problem};
@@ -283,7 +284,7 @@ impl Drop for ImportLock {
 /// from the warehouse.
 #[derive(Default)]
 struct ReferenceSets {
-    ints: BTreeMap<&'static str, FxHashSet<i64>>,
+    ints: BTreeMap<&'static str, IdSet>,
     codes: BTreeMap<&'static str, FxHashSet<String>>,
 }
 
@@ -309,7 +310,7 @@ impl ReferenceSets {
             })?;
             match store::read_keys(root, target)? {
                 Some(store::StoredKeys::Ints(v)) => {
-                    self.ints.insert(target.name, v.into_iter().collect());
+                    self.ints.insert(target.name, IdSet::from_ids(&v));
                 }
                 Some(store::StoredKeys::Codes(v)) => {
                     self.codes.insert(target.name, v.into_iter().collect());
@@ -324,7 +325,7 @@ impl ReferenceSets {
     fn contains(&self, target: &str, cell: &Cell<'_>) -> bool {
         match cell {
             Cell::Null => true,
-            Cell::Int(v) => self.ints.get(target).is_some_and(|s| s.contains(v)),
+            Cell::Int(v) => self.ints.get(target).is_some_and(|s| s.contains(*v)),
             other => match other.as_str() {
                 Some(code) => self.codes.get(target).is_some_and(|s| s.contains(code)),
                 None => false,
@@ -332,14 +333,33 @@ impl ReferenceSets {
         }
     }
 
-    /// Records the keys of accepted rows of a referenced table.
+    /// Adds the keys gathered while importing `table`.
+    fn insert(&mut self, table: &'static str, keys: OwnKeys) {
+        if !keys.ints.is_empty() {
+            self.ints.insert(table, IdSet::from_ids(&keys.ints));
+        }
+        if !keys.codes.is_empty() {
+            self.codes.insert(table, keys.codes);
+        }
+    }
+}
+
+/// Keys of a referenced table gathered while it is imported.
+#[derive(Default)]
+struct OwnKeys {
+    ints: Vec<i64>,
+    codes: FxHashSet<String>,
+}
+
+impl OwnKeys {
+    /// Records the keys of accepted rows.
     fn add(&mut self, table: &'static Table, batch: &RecordBatch) {
         let Some(idx) = table.column_index(table.key[0]) else { return };
         let col = batch.column(idx);
         if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
-            self.ints.entry(table.name).or_default().extend(a.iter().flatten());
+            self.ints.extend(a.iter().flatten());
         } else if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
-            self.codes.entry(table.name).or_default().extend(a.iter().flatten().map(str::to_owned));
+            self.codes.extend(a.iter().flatten().map(str::to_owned));
         }
     }
 }
@@ -454,7 +474,7 @@ impl TableImport<'_> {
     fn accept(
         &mut self,
         chunk: CheckedChunk,
-        own_keys: &mut ReferenceSets,
+        own_keys: &mut OwnKeys,
         rejects: &mut RejectsFile,
     ) -> Result<(), ImportError> {
         let table = self.table;
@@ -540,7 +560,7 @@ fn import_table(
         root,
         schema: schema.clone(),
         import_id: &opts.import_id,
-        keys: KeyCheck::new(table),
+        keys: KeyCheck::new(table, refs),
         remember_keys: is_referenced(table),
         writers: BTreeMap::new(),
         summary: TableSummary {
@@ -559,7 +579,7 @@ fn import_table(
 
     // References point only to tables imported earlier, so checkers read them unchanged
     // while this table's own keys are gathered apart and added once it is done.
-    let mut own_keys = ReferenceSets::default();
+    let mut own_keys = OwnKeys::default();
     let (work_tx, work_rx) = crossbeam_channel::bounded::<(Arc<ColumnMap>, Chunk)>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<CheckedChunk>(threads * 2);
     let result = std::thread::scope(|scope| -> Result<(), ImportError> {
@@ -605,8 +625,7 @@ fn import_table(
         state.writers.into_values().for_each(PendingFile::abandon);
         return Err(e);
     }
-    refs.ints.append(&mut own_keys.ints);
-    refs.codes.append(&mut own_keys.codes);
+    refs.insert(table.name, own_keys);
     // A snapshot table with no accepted row is still replaced: the export says it is empty.
     if table.partitioning == Partitioning::Snapshot && state.writers.is_empty() {
         state.writer("snapshot")?;
@@ -841,17 +860,28 @@ fn decode_gbk(record: &csv::ByteRecord, out: &mut csv::ByteRecord) -> Result<(),
 
 /// Remembers the keys seen so far in a table, to refuse duplicates.
 ///
-/// Keys made of numbers, dates, months and enum values are packed into one `u128` (usage's
-/// subscriber + month is 10M x 6 keys at the large end, so a compact key matters); other
-/// keys are kept as text.
+/// Keys made of numbers, dates, months and enum values are packed into one `u128`; other
+/// keys are kept as text. A subscriber-month key (usage) whose subscribers have dense ids
+/// uses one array per month indexed by id instead: usage is the largest table (10M x 6 keys
+/// at the large end), and an array lookup avoids a cache miss per row and gigabytes of hash
+/// table.
 struct KeyCheck {
     columns: Vec<(usize, Kind)>,
     packed: Option<rustc_hash::FxHashMap<u128, u64>>,
     text: rustc_hash::FxHashMap<String, u64>,
+    per_month: Option<PerMonthIds>,
+}
+
+/// First lines of (id, month) keys: for each month, an array over the dense id range.
+struct PerMonthIds {
+    ids: IdSet,
+    range: usize,
+    /// Month index -> first line of each id offset (0 = not seen; saturates at u32::MAX).
+    months: BTreeMap<i32, Vec<u32>>,
 }
 
 impl KeyCheck {
-    fn new(table: &Table) -> KeyCheck {
+    fn new(table: &Table, refs: &ReferenceSets) -> KeyCheck {
         let columns: Vec<(usize, Kind)> = table
             .key
             .iter()
@@ -867,12 +897,42 @@ impl KeyCheck {
                 _ => 1000,
             })
             .sum();
-        KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default() }
+        let per_month = match columns.as_slice() {
+            [(_, Kind::Int { .. }), (_, Kind::Month)] => table
+                .references
+                .iter()
+                .find(|r| r.column == table.key[0])
+                .and_then(|r| refs.ints.get(r.table))
+                .and_then(|ids| Some(PerMonthIds { ids: ids.clone(), range: ids.range_len()?, months: BTreeMap::new() })),
+            _ => None,
+        };
+        KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default(), per_month }
     }
 
     /// For each row of `batch` in order: `None` if its key is new (it is remembered with its
     /// line), or the line of the row that had the key first.
     fn check_batch(&mut self, batch: &RecordBatch, lines: &[u64]) -> Vec<Option<u64>> {
+        if let Some(per_month) = &mut self.per_month {
+            let ids = batch.column(self.columns[0].0).as_any().downcast_ref::<Int64Array>();
+            let months = batch.column(self.columns[1].0).as_any().downcast_ref::<StringArray>();
+            if let (Some(ids), Some(months)) = (ids, months) {
+                return (0..batch.num_rows())
+                    .map(|row| {
+                        let month = Month::parse(months.value(row)).map_or(0, Month::index);
+                        // Rows reach here only after their reference check, so the id is in range.
+                        let offset = per_month.ids.offset(ids.value(row))?;
+                        let range = per_month.range;
+                        let first = &mut per_month.months.entry(month).or_insert_with(|| vec![0; range])[offset];
+                        if *first == 0 {
+                            *first = u32::try_from(lines[row]).unwrap_or(u32::MAX);
+                            None
+                        } else {
+                            Some(u64::from(*first))
+                        }
+                    })
+                    .collect();
+            }
+        }
         let Some(seen) = &mut self.packed else {
             return (0..batch.num_rows())
                 .map(|row| {

@@ -15,6 +15,7 @@
 //! reader or a crash never sees half a file.
 
 pub mod arrow_schema;
+pub mod id_set;
 pub mod import;
 pub mod source;
 pub mod store;

@@ -101,8 +101,11 @@ impl ImportSummary {
     }
 }
 
+/// The tables found in an export folder with their files, in import order.
+pub type TableFiles = Vec<(&'static Table, TableFile)>;
+
 /// Finds each table's export file in `dir`; other files are returned as skipped.
-pub fn find_table_files(dir: &Path) -> Result<(Vec<(&'static Table, TableFile)>, Vec<String>), ImportError> {
+pub fn find_table_files(dir: &Path) -> Result<(TableFiles, Vec<String>), ImportError> {
     let entries = std::fs::read_dir(dir).map_err(|e| ImportError::Io { path: dir.to_path_buf(), source: e })?;
     let mut found: BTreeMap<&'static str, TableFile> = BTreeMap::new();
     let mut skipped = Vec::new();
@@ -155,42 +158,63 @@ pub fn import(
     remove_stale_temp_files(root);
 
     let run_dir = root.join("_imports").join(&opts.import_id);
-    let rejects_path = run_dir.join("rejects.csv");
-    let mut rejects = RejectsFile::create(&rejects_path)?;
+    std::fs::create_dir_all(&run_dir).map_err(|e| ImportError::Io { path: run_dir.clone(), source: e })?;
     let mut refs = ReferenceSets::default();
     let mut finished: Vec<FinishedFile> = Vec::new();
     let mut tables = Vec::new();
+    let mut reject_parts = Vec::new();
     let mut failure: Option<ImportError> = None;
 
-    for (table, file) in &files {
-        let outcome = refs
-            .load_missing(root, table, &files)
-            .and_then(|()| import_table(table, file, root, opts, &mut refs, &mut rejects, progress));
-        match outcome {
-            Ok((summary, files_done)) => {
-                finished.extend(files_done);
-                let rate = if summary.read == 0 { 0.0 } else { summary.rejected as f64 / summary.read as f64 };
-                let over = rate > opts.max_reject_rate;
-                tables.push(summary);
-                if over {
-                    let t = tables.last().map(|t| (t.file.clone(), t.rejected, t.read)).unwrap_or_default();
-                    failure = Some(ImportError::RejectRate {
-                        file: t.0,
-                        rejected: t.1,
-                        read: t.2,
-                        limit: opts.max_reject_rate,
-                    });
-                    break;
+    // Tables of one level refer only to tables of earlier levels, so they are imported side
+    // by side, each with its own pipeline; levels follow each other.
+    for level in levels(&files) {
+        if let Err(e) = level.iter().try_for_each(|(table, _)| refs.load_missing(root, table, &files)) {
+            failure = Some(e);
+            break;
+        }
+        let outcomes: Vec<Result<TableOutcome, ImportError>> = std::thread::scope(|scope| {
+            let refs = &refs;
+            let handles: Vec<_> = level
+                .iter()
+                .map(|(table, file)| {
+                    let part = run_dir.join(format!(".rejects.{}.tmp", table.name));
+                    reject_parts.push(part.clone());
+                    scope.spawn(move || import_table(table, file, root, opts, refs, &part, progress))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(ImportError::Internal("table import panicked".into()))))
+                .collect()
+        });
+        for outcome in outcomes {
+            match outcome {
+                Ok(done) => {
+                    finished.extend(done.files);
+                    refs.insert(done.table, done.own_keys);
+                    let t = &done.summary;
+                    if failure.is_none() && t.read > 0 && t.rejected as f64 / t.read as f64 > opts.max_reject_rate {
+                        failure = Some(ImportError::RejectRate {
+                            file: t.file.clone(),
+                            rejected: t.rejected,
+                            read: t.read,
+                            limit: opts.max_reject_rate,
+                        });
+                    }
+                    tables.push(done.summary);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
                 }
             }
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
+        }
+        if failure.is_some() {
+            break;
         }
     }
 
-    let rejects_written = rejects.finish();
+    let rejects_path = run_dir.join("rejects.csv");
+    let rejects_written = join_rejects(&rejects_path, &reject_parts);
     let mut summary = ImportSummary {
         import_id: opts.import_id.clone(),
         status: "committed".into(),
@@ -219,6 +243,23 @@ pub fn import(
     summary.seconds = started.elapsed().as_secs_f64();
     write_summary(&run_dir, &summary)?;
     Ok(summary)
+}
+
+/// The tables of an import grouped by level: a table's level is one more than the highest
+/// level of the tables it refers to within the import, so each level needs only earlier ones.
+fn levels<'f>(files: &'f [(&'static Table, TableFile)]) -> Vec<Vec<&'f (&'static Table, TableFile)>> {
+    let mut level_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut levels: Vec<Vec<&(&'static Table, TableFile)>> = Vec::new();
+    // `files` is in schema order, where every table follows the tables it refers to.
+    for entry in files {
+        let level = entry.0.references.iter().filter_map(|r| level_of.get(r.table).map(|l| l + 1)).max().unwrap_or(0);
+        level_of.insert(entry.0.name, level);
+        if levels.len() <= level {
+            levels.resize_with(level + 1, Vec::new);
+        }
+        levels[level].push(entry);
+    }
+    levels
 }
 
 fn write_summary(run_dir: &Path, summary: &ImportSummary) -> Result<(), ImportError> {
@@ -379,24 +420,18 @@ struct Reject {
     record: String,
 }
 
-/// The rejects file of one import.
+/// One table's rejected rows, written to a part file while the table is imported.
 struct RejectsFile {
     path: PathBuf,
-    temp: PathBuf,
     writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
 }
 
+const REJECTS_HEADER: &str = "table,file,line,column,value,reason,kind,other_problems,record\n";
+
 impl RejectsFile {
     fn create(path: &Path) -> Result<RejectsFile, ImportError> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| ImportError::Io { path: dir.to_path_buf(), source: e })?;
-        let temp = dir.join(".rejects.csv.tmp");
-        let file = std::fs::File::create(&temp).map_err(|e| ImportError::Io { path: temp.clone(), source: e })?;
-        let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
-        writer
-            .write_record(["table", "file", "line", "column", "value", "reason", "kind", "other_problems", "record"])
-            .map_err(|e| csv_io(&temp, e))?;
-        Ok(RejectsFile { path: path.to_path_buf(), temp, writer })
+        let file = std::fs::File::create(path).map_err(|e| ImportError::Io { path: path.to_path_buf(), source: e })?;
+        Ok(RejectsFile { path: path.to_path_buf(), writer: csv::Writer::from_writer(std::io::BufWriter::new(file)) })
     }
 
     fn write(&mut self, table: &str, file: &str, r: &Reject) -> Result<(), ImportError> {
@@ -412,15 +447,30 @@ impl RejectsFile {
                 &r.other_problems.to_string(),
                 &r.record,
             ])
-            .map_err(|e| csv_io(&self.temp, e))
+            .map_err(|e| csv_io(&self.path, e))
     }
 
-    fn finish(self) -> Result<(), ImportError> {
-        let file = self.writer.into_inner().map_err(|e| ImportError::Io { path: self.temp.clone(), source: e.into_error() })?;
-        let file = file.into_inner().map_err(|e| ImportError::Io { path: self.temp.clone(), source: e.into_error() })?;
-        file.sync_all().map_err(|e| ImportError::Io { path: self.temp.clone(), source: e })?;
-        std::fs::rename(&self.temp, &self.path).map_err(|e| ImportError::Io { path: self.path.clone(), source: e })
+    fn close(self) -> Result<(), ImportError> {
+        self.writer.into_inner().map(drop).map_err(|e| ImportError::Io { path: self.path.clone(), source: e.into_error() })
     }
+}
+
+/// Joins the tables' reject parts, in table order, into the import's one rejects file.
+fn join_rejects(path: &Path, parts: &[PathBuf]) -> Result<(), ImportError> {
+    use std::io::Write;
+    fn io(p: &Path) -> impl Fn(std::io::Error) -> ImportError + '_ {
+        move |e| ImportError::Io { path: p.to_path_buf(), source: e }
+    }
+    let temp = path.with_file_name(".rejects.csv.tmp");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&temp).map_err(io(&temp))?);
+    out.write_all(REJECTS_HEADER.as_bytes()).map_err(io(&temp))?;
+    for part in parts.iter().filter(|p| p.exists()) {
+        std::io::copy(&mut std::fs::File::open(part).map_err(io(part))?, &mut out).map_err(io(&temp))?;
+        let _ = std::fs::remove_file(part);
+    }
+    let file = out.into_inner().map_err(|e| ImportError::Io { path: temp.clone(), source: e.into_error() })?;
+    file.sync_all().map_err(io(&temp))?;
+    std::fs::rename(&temp, path).map_err(io(path))
 }
 
 fn csv_io(path: &Path, e: csv::Error) -> ImportError {
@@ -455,46 +505,45 @@ fn record_text(bytes: &[u8], encoding: Encoding) -> String {
     text.trim_end_matches(['\n', '\r']).to_owned()
 }
 
+/// What importing one table produced, for the caller to commit or abandon.
+struct TableOutcome {
+    table: &'static str,
+    summary: TableSummary,
+    files: Vec<FinishedFile>,
+    own_keys: OwnKeys,
+}
+
 /// The state of one table's import in the sequencer.
-struct TableImport<'a> {
+struct TableImport {
     table: &'static Table,
     file_name: String,
-    root: &'a Path,
-    schema: SchemaRef,
-    import_id: &'a str,
     keys: KeyCheck,
-    remember_keys: bool,
-    writers: BTreeMap<String, PendingFile>,
+    own_keys: Option<OwnKeys>,
+    rejects: RejectsFile,
+    to_writer: crossbeam_channel::Sender<(String, RecordBatch)>,
     summary: TableSummary,
 }
 
-impl TableImport<'_> {
+impl TableImport {
     /// Decides duplicate keys for a chunk's valid rows, in file order, records rejects, and
-    /// writes the accepted rows to their partitions.
-    fn accept(
-        &mut self,
-        chunk: CheckedChunk,
-        own_keys: &mut OwnKeys,
-        rejects: &mut RejectsFile,
-    ) -> Result<(), ImportError> {
+    /// sends the accepted rows to the writer by partition.
+    fn accept(&mut self, chunk: CheckedChunk) -> Result<(), ImportError> {
         let table = self.table;
         self.summary.read += chunk.read;
-        let n = chunk.batch.num_rows();
-        let mut keep = Vec::with_capacity(n);
+        let mut keep = Vec::with_capacity(chunk.batch.num_rows());
         let mut all_rejects = Vec::new();
         let duplicates = self.keys.check_batch(&chunk.batch, &chunk.lines);
         for (row, duplicate_of) in duplicates.into_iter().enumerate() {
-            let problem =
-                duplicate_of.map(|first_line| (table.key[0], Problem::Duplicate(table.key.join(" + "), first_line)));
-            keep.push(problem.is_none());
-            if let Some((column, problem)) = problem {
+            keep.push(duplicate_of.is_none());
+            if let Some(first_line) = duplicate_of {
+                let column = table.key[0];
                 let idx = table.column_index(column).unwrap_or(0);
                 let value = arrow::util::display::array_value_to_string(chunk.batch.column(idx), row).unwrap_or_default();
                 all_rejects.push(Reject {
                     line: chunk.lines[row],
                     column,
                     value,
-                    problem,
+                    problem: Problem::Duplicate(table.key.join(" + "), first_line),
                     other_problems: 0,
                     record: chunk.record_text(row),
                 });
@@ -504,7 +553,7 @@ impl TableImport<'_> {
         all_rejects.extend(early);
         all_rejects.sort_by_key(|r| r.line);
         for r in &all_rejects {
-            rejects.write(table.name, &self.file_name, r)?;
+            self.rejects.write(table.name, &self.file_name, r)?;
             let column = if r.column.is_empty() { "record" } else { r.column };
             *self.summary.problems.entry(format!("{column}: {}", r.problem.category())).or_default() += 1;
         }
@@ -515,54 +564,85 @@ impl TableImport<'_> {
             filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| ImportError::Internal(e.to_string()))?
         };
         self.summary.accepted += accepted.num_rows() as u64;
-        if self.remember_keys {
-            own_keys.add(table, &accepted);
+        if let Some(keys) = &mut self.own_keys {
+            keys.add(table, &accepted);
         }
         if accepted.num_rows() == 0 {
             return Ok(());
         }
-        for (part, batch) in split_by_partition(table, accepted)? {
-            self.writer(&part)?.write(&batch)?;
+        for part in split_by_partition(table, accepted)? {
+            // The writer stops only on an error of its own, which it reports.
+            if self.to_writer.send(part).is_err() {
+                break;
+            }
         }
         Ok(())
     }
-
-    /// The pending file of partition `part`, created on first use.
-    fn writer(&mut self, part: &str) -> Result<&mut PendingFile, ImportError> {
-        if !self.writers.contains_key(part) {
-            let path = match self.table.partitioning {
-                Partitioning::Snapshot => store::snapshot_path(self.root, self.table),
-                Partitioning::ByMonth(_) => store::partition_path(self.root, self.table, part),
-            };
-            let file = PendingFile::create(path, self.schema.clone(), self.import_id)?;
-            self.writers.insert(part.to_owned(), file);
-        }
-        self.writers.get_mut(part).ok_or_else(|| ImportError::Internal("partition writer vanished".into()))
-    }
 }
 
+/// Writes a table's partitions as batches arrive, each to its pending file; returns them
+/// unfinished so the caller finishes or abandons them together. Runs on its own thread.
+fn write_partitions(
+    table: &'static Table,
+    root: &Path,
+    schema: &SchemaRef,
+    import_id: &str,
+    batches: crossbeam_channel::Receiver<(String, RecordBatch)>,
+) -> Result<BTreeMap<String, PendingFile>, ImportError> {
+    let mut writers: BTreeMap<String, PendingFile> = BTreeMap::new();
+    let write = |part: String, batch: &RecordBatch, writers: &mut BTreeMap<String, PendingFile>| {
+        if !writers.contains_key(&part) {
+            let path = match table.partitioning {
+                Partitioning::Snapshot => store::snapshot_path(root, table),
+                Partitioning::ByMonth(_) => store::partition_path(root, table, &part),
+            };
+            writers.insert(part.clone(), PendingFile::create(path, schema.clone(), import_id)?);
+        }
+        match writers.get_mut(&part) {
+            Some(w) => w.write(batch),
+            None => Err(ImportError::Internal("partition writer vanished".into())),
+        }
+    };
+    for (part, batch) in batches {
+        if let Err(e) = write(part, &batch, &mut writers) {
+            writers.into_values().for_each(PendingFile::abandon);
+            return Err(e);
+        }
+    }
+    // A snapshot table with no accepted row is still replaced: the export says it is empty.
+    if table.partitioning == Partitioning::Snapshot && writers.is_empty() {
+        let empty = RecordBatch::new_empty(schema.clone());
+        write("snapshot".into(), &empty, &mut writers)?;
+    }
+    Ok(writers)
+}
+
+/// Imports one table: reader, checkers, sequencer and writer threads.
 fn import_table(
     table: &'static Table,
     file: &TableFile,
     root: &Path,
     opts: &ImportOptions,
-    refs: &mut ReferenceSets,
-    rejects: &mut RejectsFile,
+    refs: &ReferenceSets,
+    rejects_part: &Path,
     progress: &(dyn Fn(&str, u64) + Sync),
-) -> Result<(TableSummary, Vec<FinishedFile>), ImportError> {
+) -> Result<TableOutcome, ImportError> {
     let started = Instant::now();
     let schema = arrow_schema(table);
     let ctx = Context { as_of: opts.as_of };
     let file_name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let encoding = if file.format == FileFormat::Parquet { Encoding::Utf8 } else { opts.encoding };
+    let threads = opts.threads.max(1);
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<(Arc<ColumnMap>, Chunk)>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<CheckedChunk>(threads * 2);
+    let (write_tx, write_rx) = crossbeam_channel::bounded::<(String, RecordBatch)>(4);
     let mut state = TableImport {
         table,
         file_name: file_name.clone(),
-        root,
-        schema: schema.clone(),
-        import_id: &opts.import_id,
         keys: KeyCheck::new(table, refs),
-        remember_keys: is_referenced(table),
-        writers: BTreeMap::new(),
+        own_keys: is_referenced(table).then(OwnKeys::default),
+        rejects: RejectsFile::create(rejects_part)?,
+        to_writer: write_tx,
         summary: TableSummary {
             table: table.name.into(),
             file: file_name,
@@ -574,21 +654,12 @@ fn import_table(
             seconds: 0.0,
         },
     };
-    let encoding = if file.format == FileFormat::Parquet { Encoding::Utf8 } else { opts.encoding };
-    let threads = opts.threads.max(1);
 
-    // References point only to tables imported earlier, so checkers read them unchanged
-    // while this table's own keys are gathered apart and added once it is done.
-    let mut own_keys = OwnKeys::default();
-    let (work_tx, work_rx) = crossbeam_channel::bounded::<(Arc<ColumnMap>, Chunk)>(threads * 2);
-    let (done_tx, done_rx) = crossbeam_channel::bounded::<CheckedChunk>(threads * 2);
-    let result = std::thread::scope(|scope| -> Result<(), ImportError> {
+    let (sequenced, written) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_file(table, file, encoding, work_tx));
         for _ in 0..threads {
-            let work_rx = work_rx.clone();
-            let done_tx = done_tx.clone();
-            let schema = schema.clone();
-            let refs: &ReferenceSets = refs;
+            let (work_rx, done_tx, schema) = (work_rx.clone(), done_tx.clone(), schema.clone());
+            // References point only to tables of earlier levels, which no thread changes now.
             scope.spawn(move || {
                 for (map, chunk) in work_rx {
                     let checked = check_chunk(table, &map, chunk, &ctx, encoding, &schema, refs);
@@ -598,6 +669,8 @@ fn import_table(
                 }
             });
         }
+        let writer_schema = schema.clone();
+        let writer = scope.spawn(move || write_partitions(table, root, &writer_schema, &opts.import_id, write_rx));
         drop(done_tx);
         drop(work_rx);
 
@@ -606,37 +679,39 @@ fn import_table(
         let mut waiting: BTreeMap<u64, CheckedChunk> = BTreeMap::new();
         let mut next = 0u64;
         let mut failed: Option<ImportError> = None;
-        let own_keys = &mut own_keys;
         for chunk in &done_rx {
             waiting.insert(chunk.index, chunk);
             while let Some(chunk) = waiting.remove(&next) {
                 next += 1;
                 if failed.is_none() {
-                    failed = state.accept(chunk, own_keys, rejects).err();
+                    failed = state.accept(chunk).err();
                     progress(table.name, state.summary.read);
                 }
             }
         }
-        let read_result = reader.join().unwrap_or_else(|_| Err(ImportError::Internal("reader thread panicked".into())));
-        read_result?;
-        failed.map_or(Ok(()), Err)
+        // Closing the channel tells the writer that no more batches come.
+        let (no_more, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut state.to_writer, no_more));
+        let read = reader.join().unwrap_or_else(|_| Err(ImportError::Internal("reader thread panicked".into())));
+        let written = writer.join().unwrap_or_else(|_| Err(ImportError::Internal("writer thread panicked".into())));
+        (read.and(failed.map_or(Ok(()), Err)), written)
     });
-    if let Err(e) = result {
-        state.writers.into_values().for_each(PendingFile::abandon);
-        return Err(e);
-    }
-    refs.insert(table.name, own_keys);
-    // A snapshot table with no accepted row is still replaced: the export says it is empty.
-    if table.partitioning == Partitioning::Snapshot && state.writers.is_empty() {
-        state.writer("snapshot")?;
-    }
-    let mut finished = Vec::new();
-    for (part, w) in std::mem::take(&mut state.writers) {
+    let closed = state.rejects.close();
+    let writers = match (sequenced.and(closed), written) {
+        (Ok(()), Ok(writers)) => writers,
+        (Err(e), Ok(writers)) => {
+            writers.into_values().for_each(PendingFile::abandon);
+            return Err(e);
+        }
+        (_, Err(e)) => return Err(e),
+    };
+    let mut files = Vec::new();
+    for (part, w) in writers {
         state.summary.partitions.insert(part, w.rows());
-        finished.push(w.finish()?);
+        files.push(w.finish()?);
     }
     state.summary.seconds = started.elapsed().as_secs_f64();
-    Ok((state.summary, finished))
+    Ok(TableOutcome { table: table.name, summary: state.summary, files, own_keys: state.own_keys.unwrap_or_default() })
 }
 
 /// Reads `file` and sends its chunks, each with the header's column map, to the checkers.

@@ -114,10 +114,10 @@ impl Dataset {
                 _ => return Err(Error::Data(format!("column {:?} does not match its declared kind", f.name))),
             }
         }
-        if let Some(l) = &labels {
-            if l.len() != rows {
-                return Err(Error::Data(format!("{} labels for {rows} rows", l.len())));
-            }
+        if let Some(l) = &labels
+            && l.len() != rows
+        {
+            return Err(Error::Data(format!("{} labels for {rows} rows", l.len())));
         }
         Ok(Dataset { features, columns, labels, ids: None, source: Source::default(), rows })
     }
@@ -205,10 +205,19 @@ fn headers(files: &[PathBuf]) -> Result<Vec<String>> {
             .map_err(|e| csv_err(file, e))?
             .iter()
             .enumerate()
-            .map(|(i, s)| if i == 0 { s.trim_start_matches('\u{feff}').trim().to_string() } else { s.trim().to_string() })
+            .map(
+                |(i, s)| {
+                    if i == 0 { s.trim_start_matches('\u{feff}').trim().to_string() } else { s.trim().to_string() }
+                },
+            )
             .collect();
         if h.is_empty() || h.iter().all(String::is_empty) {
-            return Err(Error::Input { file: file.display().to_string(), line: 1, column: None, message: "empty header".into() });
+            return Err(Error::Input {
+                file: file.display().to_string(),
+                line: 1,
+                column: None,
+                message: "empty header".into(),
+            });
         }
         let mut seen = HashMap::new();
         for name in &h {
@@ -295,10 +304,10 @@ fn label_rule(values: &[String], positive: Option<&str>, label: &str) -> Result<
         (&["churn", "churned"], &["no churn", "not churned", "stay", "stayed"]),
     ];
     for (pos, neg) in pairs {
-        if lower.iter().all(|v| pos.contains(&v.as_str()) || neg.contains(&v.as_str())) {
-            if let Some(i) = lower.iter().position(|v| pos.contains(&v.as_str())) {
-                return Ok((values[i].clone(), values.to_vec()));
-            }
+        if lower.iter().all(|v| pos.contains(&v.as_str()) || neg.contains(&v.as_str()))
+            && let Some(i) = lower.iter().position(|v| pos.contains(&v.as_str()))
+        {
+            return Ok((values[i].clone(), values.to_vec()));
         }
     }
     Err(Error::Data(format!(
@@ -310,6 +319,9 @@ fn label_rule(values: &[String], positive: Option<&str>, label: &str) -> Result<
 fn is_positive(value: &str, positive: &str) -> bool {
     value == positive || value.eq_ignore_ascii_case(positive)
 }
+
+/// A categorical column being read: level dictionary, levels in code order, codes.
+type CategoricalBuilder = (HashMap<String, u32>, Vec<String>, Vec<u32>);
 
 /// Reads CSV files (one table, same header) inferring the feature types.
 pub fn read_csv(files: &[PathBuf], opts: &ReadOptions) -> Result<Dataset> {
@@ -363,7 +375,7 @@ pub fn read_csv(files: &[PathBuf], opts: &ReadOptions) -> Result<Dataset> {
     // Pass 2: values.
     let feature_idx: Vec<usize> = (0..header.len()).filter(|&j| Some(j) != label_idx && Some(j) != id_idx).collect();
     let mut num_cols: Vec<Vec<f64>> = feature_idx.iter().map(|_| Vec::new()).collect();
-    let mut cat_cols: Vec<(HashMap<String, u32>, Vec<String>, Vec<u32>)> =
+    let mut cat_cols: Vec<CategoricalBuilder> =
         feature_idx.iter().map(|_| (HashMap::new(), Vec::new(), Vec::new())).collect();
     let mut labels = label_idx.map(|_| Vec::with_capacity(rows));
     let mut ids = id_idx.map(|_| Vec::with_capacity(rows));

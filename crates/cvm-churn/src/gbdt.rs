@@ -221,7 +221,8 @@ impl Tree {
             match &node.split {
                 None => return self.nodes[0].value,
                 Some(s) => {
-                    let next = if Tree::goes_left(&s.rule, row[s.feature as usize]) { s.left } else { s.right } as usize;
+                    let next =
+                        if Tree::goes_left(&s.rule, row[s.feature as usize]) { s.left } else { s.right } as usize;
                     out[s.feature as usize] += self.nodes[next].value - node.value;
                     k = next;
                 }
@@ -511,8 +512,7 @@ fn bin_columns(bins: &[FeatureBins], ds: &Dataset) -> Result<Vec<Vec<u8>>> {
     if ds.columns.len() != m {
         return Err(Error::Model(format!("the model has {m} features, the data {}", ds.columns.len())));
     }
-    bins
-        .par_iter()
+    bins.par_iter()
         .zip(ds.columns.par_iter())
         .map(|(b, c)| match (b, c) {
             (FeatureBins::Numeric { cuts }, Column::Numeric(v)) => {
@@ -654,7 +654,11 @@ impl<'p> Grower<'p> {
                 let mut left = Cell::default();
                 let mut best_here: Option<(f64, usize, Cell)> = None;
                 // Rare levels are never in the left set, so every prefix of the order is a candidate.
-                let scan = if present.iter().map(|p| p.1.n).sum::<f64>() < total.n { present.len() } else { present.len() - 1 };
+                let scan = if present.iter().map(|p| p.1.n).sum::<f64>() < total.n {
+                    present.len()
+                } else {
+                    present.len() - 1
+                };
                 for (idx, (_, c)) in present.iter().enumerate().take(scan) {
                     left.add(c);
                     let right = total.sub(&left);
@@ -683,8 +687,8 @@ impl<'p> Grower<'p> {
                 let parent = self.score(&total, 0.0);
                 let miss = cells[0];
                 let mut acc = Cell::default();
-                for s in 1..k {
-                    acc.add(&cells[s]);
+                for (s, cell) in cells.iter().enumerate().take(k).skip(1) {
+                    acc.add(cell);
                     // Missing to the right.
                     let right = total.sub(&acc);
                     if self.valid(&acc) && self.valid(&right) {
@@ -728,7 +732,8 @@ impl<'p> Grower<'p> {
         rows: &mut [u32],
         allowed: &[bool],
     ) -> (Tree, Vec<(usize, usize, usize)>) {
-        let all = rows.len() == x.cols.first().map_or(0, Vec::len) && rows.iter().enumerate().all(|(k, &i)| k == i as usize);
+        let all =
+            rows.len() == x.cols.first().map_or(0, Vec::len) && rows.iter().enumerate().all(|(k, &i)| k == i as usize);
         let root_hist = self.histogram(x, gh, rows, all, allowed);
         let root_total = self.total(&root_hist, allowed);
         let mut nodes = vec![Node { value: self.leaf_value(&root_total), cover: root_total.h, split: None }];
@@ -795,10 +800,10 @@ impl<'p> Grower<'p> {
 pub fn fill_thresholds(model: &mut Gbdt) {
     for t in &mut model.trees {
         for node in &mut t.nodes {
-            if let Some(Split { feature, rule: Rule::Numeric { bin, threshold, .. }, .. }) = &mut node.split {
-                if let Some(FeatureBins::Numeric { cuts }) = model.bins.get(*feature as usize) {
-                    *threshold = cuts.get(*bin as usize - 1).copied().unwrap_or(f64::INFINITY);
-                }
+            if let Some(Split { feature, rule: Rule::Numeric { bin, threshold, .. }, .. }) = &mut node.split
+                && let Some(FeatureBins::Numeric { cuts }) = model.bins.get(*feature as usize)
+            {
+                *threshold = cuts.get(*bin as usize - 1).copied().unwrap_or(f64::INFINITY);
             }
         }
     }
@@ -835,7 +840,8 @@ mod tests {
         let x: Vec<f64> = (0..100).map(|i| (i % 10) as f64).collect();
         let y: Vec<bool> = x.iter().map(|&v| v >= 5.0).collect();
         let ds = numeric_ds(vec![x]);
-        let params = GbdtParams { max_trees: 1, max_leaves: 2, min_data_in_leaf: 1, learning_rate: 1.0, ..Default::default() };
+        let params =
+            GbdtParams { max_trees: 1, max_leaves: 2, min_data_in_leaf: 1, learning_rate: 1.0, ..Default::default() };
         let (mut m, _) = Gbdt::fit(&ds, &y, None, &params, None).unwrap();
         fill_thresholds(&mut m);
         let root = &m.trees[0].nodes[0];

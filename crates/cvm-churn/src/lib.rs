@@ -25,8 +25,7 @@
 //! Why hand-written rather than a crate: `forust-ml` 0.8 (pure Rust, XGBoost-style) was
 //! measured on the same 5-fold setting with its defaults and reached ROC AUC 0.8445 on IBM
 //! Telco and 0.914 on BigML, below both bars (0.845 / 0.916), and it has no logistic baseline,
-//! no blend and no per-row explanations in the shape an agent needs; the Rust bindings of
-//! LightGBM/XGBoost need a C++ toolchain and libraries at build time. The learner here is
+//! no blend and no per-row explanations in the shape an agent needs. The learner here is
 //! small, dependency-free apart from rayon, and its trees serialise as plain JSON.
 //!
 //! Per-subscriber reasons use the Saabas path method for the trees (each split on the path

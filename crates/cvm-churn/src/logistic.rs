@@ -246,9 +246,23 @@ impl Logistic {
         for (j, c) in ds.columns.iter().enumerate() {
             match c {
                 Column::Numeric(v) => {
-                    terms.push(Term { feature: j, input: Input::Value, mean: 0.0, scale: 1.0, coef: 0.0, impute: means[j] });
+                    terms.push(Term {
+                        feature: j,
+                        input: Input::Value,
+                        mean: 0.0,
+                        scale: 1.0,
+                        coef: 0.0,
+                        impute: means[j],
+                    });
                     if rows.iter().any(|&i| v[i].is_nan()) {
-                        terms.push(Term { feature: j, input: Input::Missing, mean: 0.0, scale: 1.0, coef: 0.0, impute: 0.0 });
+                        terms.push(Term {
+                            feature: j,
+                            input: Input::Missing,
+                            mean: 0.0,
+                            scale: 1.0,
+                            coef: 0.0,
+                            impute: 0.0,
+                        });
                     }
                 }
                 Column::Categorical(codes) => {
@@ -259,7 +273,14 @@ impl Logistic {
                     let mut levels: Vec<(u32, usize)> = counts.into_iter().collect();
                     levels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                     for (k, _) in levels.into_iter().take(params.max_levels) {
-                        terms.push(Term { feature: j, input: Input::Level(k), mean: 0.0, scale: 1.0, coef: 0.0, impute: 0.0 });
+                        terms.push(Term {
+                            feature: j,
+                            input: Input::Level(k),
+                            mean: 0.0,
+                            scale: 1.0,
+                            coef: 0.0,
+                            impute: 0.0,
+                        });
                     }
                 }
             }
@@ -352,7 +373,10 @@ mod tests {
         let ds = Dataset::new(
             vec![
                 Feature { name: "x".into(), kind: FeatureKind::Numeric },
-                Feature { name: "c".into(), kind: FeatureKind::Categorical { levels: vec!["a".into(), "b".into(), "c".into()] } },
+                Feature {
+                    name: "c".into(),
+                    kind: FeatureKind::Categorical { levels: vec!["a".into(), "b".into(), "c".into()] },
+                },
             ],
             vec![Column::Numeric(x), Column::Categorical(c)],
             None,

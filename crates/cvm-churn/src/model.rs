@@ -207,10 +207,15 @@ fn fit_blend(zt: &[f64], zr: &[f64], y: &[bool]) -> Blend {
         return Blend { intercept: a, trees: w[0], regression: w[1] };
     }
     // Keep the one learner that is better on its own (by AUC), calibrated alone.
-    let (z, use_trees) = if crate::metrics::roc_auc(zt, y) >= crate::metrics::roc_auc(zr, y) { (zt, true) } else { (zr, false) };
+    let (z, use_trees) =
+        if crate::metrics::roc_auc(zt, y) >= crate::metrics::roc_auc(zr, y) { (zt, true) } else { (zr, false) };
     let (a, w, _, _) = newton(z, 1, y, 1e-3, 100, 1e-9);
     let w = w[0].max(0.0);
-    if use_trees { Blend { intercept: a, trees: w, regression: 0.0 } } else { Blend { intercept: a, trees: 0.0, regression: w } }
+    if use_trees {
+        Blend { intercept: a, trees: w, regression: 0.0 }
+    } else {
+        Blend { intercept: a, trees: 0.0, regression: w }
+    }
 }
 
 impl ChurnModel {
@@ -238,7 +243,11 @@ impl ChurnModel {
             let zt = g.predict_raw(&va)?;
             let zr = lr.predict_raw(&va);
             let blend = fit_blend(&zt, &zr, &yva);
-            let pb: Vec<f64> = zt.iter().zip(&zr).map(|(a, b)| sigmoid(blend.intercept + blend.trees * a + blend.regression * b)).collect();
+            let pb: Vec<f64> = zt
+                .iter()
+                .zip(&zr)
+                .map(|(a, b)| sigmoid(blend.intercept + blend.trees * a + blend.regression * b))
+                .collect();
             let metrics = ModelMetrics {
                 validation: Metrics::compute(&pb, &yva),
                 validation_trees: Metrics::compute(&zt.iter().map(|&z| sigmoid(z)).collect::<Vec<_>>(), &yva),
@@ -355,7 +364,11 @@ impl ChurnModel {
                     .iter()
                     .filter(|(_, c)| *c > 1e-6)
                     .take(3)
-                    .map(|&(j, c)| Reason { feature: self.features[j].name.clone(), text: self.describe(ds, i, j), contribution: c })
+                    .map(|&(j, c)| Reason {
+                        feature: self.features[j].name.clone(),
+                        text: self.describe(ds, i, j),
+                        contribution: c,
+                    })
                     .collect();
                 Score { probability: probs[i], decile: self.decile(probs[i]), reasons }
             })
@@ -530,7 +543,8 @@ mod tests {
     fn toy(n: usize) -> Dataset {
         let tenure: Vec<f64> = (0..n).map(|i| ((i * 37) % 72) as f64).collect();
         let contract: Vec<u32> = (0..n).map(|i| ((i * 13) % 3) as u32).collect();
-        let charges: Vec<f64> = (0..n).map(|i| if i % 17 == 0 { f64::NAN } else { 20.0 + ((i * 53) % 100) as f64 }).collect();
+        let charges: Vec<f64> =
+            (0..n).map(|i| if i % 17 == 0 { f64::NAN } else { 20.0 + ((i * 53) % 100) as f64 }).collect();
         let y: Vec<bool> = (0..n)
             .map(|i| {
                 let risk = (tenure[i] < 12.0) as u8 + (contract[i] == 0) as u8 + (charges[i] > 80.0) as u8;
@@ -542,7 +556,9 @@ mod tests {
                 Feature { name: "tenure".into(), kind: FeatureKind::Numeric },
                 Feature {
                     name: "Contract".into(),
-                    kind: FeatureKind::Categorical { levels: vec!["Month-to-month".into(), "One year".into(), "Two year".into()] },
+                    kind: FeatureKind::Categorical {
+                        levels: vec!["Month-to-month".into(), "One year".into(), "Two year".into()],
+                    },
                 },
                 Feature { name: "MonthlyCharges".into(), kind: FeatureKind::Numeric },
             ],
@@ -582,7 +598,7 @@ mod tests {
         // Reason text is in the operator's words.
         let texts: Vec<&str> = scores.iter().flat_map(|s| s.reasons.iter().map(|r| r.text.as_str())).collect();
         assert!(texts.iter().any(|t| t.starts_with("tenure low (")), "{:?}", &texts[..10]);
-        assert!(texts.iter().any(|t| *t == "Contract = Month-to-month"));
+        assert!(texts.contains(&"Contract = Month-to-month"));
     }
 
     #[test]

@@ -10,7 +10,11 @@ fn public(file: &str) -> PathBuf {
 
 fn cvm(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cvm")).args(args).output().expect("run cvm");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn last_auc(stdout: &str) -> f64 {
@@ -46,8 +50,18 @@ fn train_evaluate_score_round_trip() {
     let model = dir.join("model.json");
     let data = public("ibm-telco-customer-churn.csv");
     let data = data.to_str().unwrap();
-    let (ok, out, err) =
-        cvm(&["churn", "train", "--input", data, "--label", "Churn", "--id", "customerID", "--model", model.to_str().unwrap()]);
+    let (ok, out, err) = cvm(&[
+        "churn",
+        "train",
+        "--input",
+        data,
+        "--label",
+        "Churn",
+        "--id",
+        "customerID",
+        "--model",
+        model.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(last_auc(&out) > 0.8);
     let text = std::fs::read_to_string(&model).unwrap();
@@ -62,8 +76,18 @@ fn train_evaluate_score_round_trip() {
     assert!(out.contains("observed_churn_rate"));
     assert!(last_auc(&out) > 0.85, "in-sample AUC");
 
-    let (ok, out, err) =
-        cvm(&["churn", "score", "--model", model.to_str().unwrap(), "--input", data, "--id", "customerID", "--format", "csv"]);
+    let (ok, out, err) = cvm(&[
+        "churn",
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        data,
+        "--id",
+        "customerID",
+        "--format",
+        "csv",
+    ]);
     assert!(ok, "{err}");
     let mut lines = out.lines();
     assert_eq!(lines.next().unwrap(), "customerID,probability,decile,reason_1,reason_2,reason_3");
@@ -71,8 +95,18 @@ fn train_evaluate_score_round_trip() {
     assert_eq!(rows.len(), 7043);
     assert!(rows[0].starts_with("7590-VHVEG,"));
     // Scoring twice gives identical probabilities; reasons are words, e.g. "tenure low (1)".
-    let (_, again, _) =
-        cvm(&["churn", "score", "--model", model.to_str().unwrap(), "--input", data, "--id", "customerID", "--format", "csv"]);
+    let (_, again, _) = cvm(&[
+        "churn",
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        data,
+        "--id",
+        "customerID",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(out, again);
     assert!(out.contains("tenure low ("), "{}", &out[..500]);
     assert!(out.contains("Contract = Month-to-month"));

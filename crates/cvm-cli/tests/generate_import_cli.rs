@@ -81,7 +81,10 @@ fn the_same_seed_gives_the_same_export_byte_for_byte() {
     generate(&dir.path().join("b"), 800, 3, "csv");
     for table in ["subscribers", "usage", "events", "sales", "holdings", "plans"] {
         let f = format!("{table}.csv");
-        assert!(fs::read(dir.path().join("a").join(&f)).unwrap() == fs::read(dir.path().join("b").join(&f)).unwrap(), "{f}");
+        assert!(
+            fs::read(dir.path().join("a").join(&f)).unwrap() == fs::read(dir.path().join("b").join(&f)).unwrap(),
+            "{f}"
+        );
     }
     assert_eq!(
         fs::read(dir.path().join("a/truth/churn.csv")).unwrap(),

@@ -45,8 +45,17 @@ fn good_export_is_imported_whole_and_partitioned_by_month() {
     let s = summary(&import(&fixtures().join("export-small"), w.path(), &[]));
     reconciles(&s);
     let expected = [
-        ("branches", 2), ("staff", 2), ("plans", 3), ("devices", 2), ("device_pool", 2), ("offers", 2),
-        ("subscribers", 4), ("holdings", 7), ("usage", 8), ("events", 3), ("sales", 2),
+        ("branches", 2),
+        ("staff", 2),
+        ("plans", 3),
+        ("devices", 2),
+        ("device_pool", 2),
+        ("offers", 2),
+        ("subscribers", 4),
+        ("holdings", 7),
+        ("usage", 8),
+        ("events", 3),
+        ("sales", 2),
     ];
     for (name, rows) in expected {
         let t = table(&s, name);
@@ -149,7 +158,8 @@ fn usage_for_a_month_replaces_only_that_month() {
     let export = tempfile::tempdir().unwrap();
     let header = fs::read_to_string(fixtures().join("export-small/usage.csv")).unwrap();
     let header = header.lines().next().unwrap();
-    fs::write(export.path().join("usage.csv"), format!("{header}\n1001,2026-10,188.00,1,1,1,0,0,0,1,0,0,0,0\n")).unwrap();
+    fs::write(export.path().join("usage.csv"), format!("{header}\n1001,2026-10,188.00,1,1,1,0,0,0,1,0,0,0,0\n"))
+        .unwrap();
     let s = summary(&import(export.path(), w.path(), &[]));
     assert_eq!(table(&s, "usage")["partitions"], serde_json::json!({"2026-10": 1}));
     let listing = cvm_ok(&["warehouse", "--warehouse", arg(w.path()), "--format", "csv"]);

@@ -7,10 +7,7 @@ fn committed_schema_document_matches_the_code() {
     let rendered = common::cvm_ok(&["schema"]);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema.md");
     let committed = std::fs::read_to_string(&path).expect("docs/schema.md exists");
-    assert!(
-        rendered == committed,
-        "docs/schema.md is out of date: run `cargo run -- schema > docs/schema.md`"
-    );
+    assert!(rendered == committed, "docs/schema.md is out of date: run `cargo run -- schema > docs/schema.md`");
 }
 
 #[test]

@@ -113,36 +113,38 @@ pub const LINE_STATUSES: &[&str] = &["active", "single_stop", "dual_stop", "clos
 /// Handset tiers, low to high.
 pub const DEVICE_TIERS: &[&str] = &["entry", "mid", "high", "flagship"];
 /// Contact channels (渠道).
-pub const CHANNELS: &[&str] = &[
-    "sms", "outbound_call", "app_push", "web_hall", "ivr", "self_service_terminal", "business_hall", "branch_visit",
-];
+pub const CHANNELS: &[&str] =
+    &["sms", "outbound_call", "app_push", "web_hall", "ivr", "self_service_terminal", "business_hall", "branch_visit"];
 /// Products a subscriber can hold.
-pub const PRODUCTS: &[&str] = &[
-    "mobile", "broadband", "fibre", "iptv", "fixed_line", "family_plan", "group_vpn", "data_pack", "premium_number",
-];
+pub const PRODUCTS: &[&str] =
+    &["mobile", "broadband", "fibre", "iptv", "fixed_line", "family_plan", "group_vpn", "data_pack", "premium_number"];
 /// Status events.
 pub const EVENT_TYPES: &[&str] = &[
-    "single_stop", "dual_stop", "resume", "plan_change", "number_change", "port_out_request", "complaint", "recharge",
+    "single_stop",
+    "dual_stop",
+    "resume",
+    "plan_change",
+    "number_change",
+    "port_out_request",
+    "complaint",
+    "recharge",
 ];
 /// Staff roles at a branch or centre.
-pub const STAFF_ROLES: &[&str] = &[
-    "line_worker", "marketer", "account_manager", "telemarketer", "vip_service", "hall_agent",
-];
+pub const STAFF_ROLES: &[&str] =
+    &["line_worker", "marketer", "account_manager", "telemarketer", "vip_service", "hall_agent"];
 /// Sales channels.
 pub const SALES_CHANNELS: &[&str] = &["business_hall", "agent_store", "online", "telemarketing", "branch_visit"];
 /// Kinds of sale.
 pub const SALE_TYPES: &[&str] = &["activation", "handset_sale", "plan_change"];
 /// Kinds of offer.
-pub const OFFER_KINDS: &[&str] = &[
-    "plan_change", "data_pack", "directed_data_pack", "device", "bundle", "upgrade", "club", "partner",
-];
+pub const OFFER_KINDS: &[&str] =
+    &["plan_change", "data_pack", "directed_data_pack", "device", "bundle", "upgrade", "club", "partner"];
 /// App categories of data use.
 pub const APP_CATEGORIES: &[&str] = &["video", "social", "music", "gaming"];
 
 const GENDERS: &[&str] = &["male", "female", "unknown"];
-const OCCUPATIONS: &[&str] = &[
-    "student", "office_worker", "worker", "farmer", "self_employed", "civil_servant", "retired", "other", "unknown",
-];
+const OCCUPATIONS: &[&str] =
+    &["student", "office_worker", "worker", "farmer", "self_employed", "civil_servant", "retired", "other", "unknown"];
 const INCOME_BANDS: &[&str] = &["low", "lower_middle", "middle", "upper_middle", "high", "unknown"];
 const VIP_LEVELS: &[&str] = &["none", "silver", "gold", "platinum", "diamond"];
 const LIFESTYLE_TAGS: &[&str] = &["video", "gaming", "music", "social", "travel", "sports", "shopping", "business"];

@@ -19,10 +19,7 @@ pub enum ValueError {
 }
 
 fn shape(expected: &'static str, found: &str) -> ValueError {
-    ValueError::Shape {
-        expected,
-        found: found.chars().take(40).collect(),
-    }
+    ValueError::Shape { expected, found: found.chars().take(40).collect() }
 }
 
 fn parse_digits(s: &str) -> Option<u32> {
@@ -73,10 +70,7 @@ impl Month {
     /// The month `n` months later (earlier when negative).
     pub fn plus(self, n: i32) -> Month {
         let idx = self.index() + n;
-        Month {
-            year: idx.div_euclid(12),
-            month: (idx.rem_euclid(12) + 1) as u32,
-        }
+        Month { year: idx.div_euclid(12), month: (idx.rem_euclid(12) + 1) as u32 }
     }
 
     /// Months since year 0: a dense, ordered number for arithmetic between months.

@@ -91,3 +91,46 @@ mod tests {
         assert_eq!(bill(&T15, 130, 230, 60), 7970);
     }
 }
+
+/// The generator bills as the operator's own billing system would, independently of the
+/// product's tariff engine (`cvm_offers::tariff`); this checks that the two agree to the fen,
+/// as an operator checks the engine against its billing.
+#[cfg(test)]
+mod agrees_with_the_tariff_engine {
+    use std::num::NonZeroU64;
+
+    use cvm_domain::{Fen, Month};
+    use cvm_offers::tariff::{self, PaymentType, Plan, PlanStatus, UsageMonth};
+    use proptest::prelude::*;
+
+    use super::{Tariff, bill};
+
+    proptest! {
+        #[test]
+        fn same_bill_to_the_fen(
+            fee in 0i64..100_000, voice in 0i64..5_000, data in 0i64..200_000, sms in 0i64..1_000,
+            voice_price in 0i64..100, unit in prop_oneof![Just(1i64), Just(1024), 1i64..10_240], unit_price in 0i64..2_000,
+            sms_price in 0i64..50, used_voice in 0i64..20_000, used_data in 0i64..1_000_000, used_sms in 0i64..5_000,
+        ) {
+            let t = Tariff {
+                monthly_fee: fee, voice_min: voice, data_mb: data, sms,
+                voice_overage_per_min: voice_price, data_overage_unit_mb: unit,
+                data_overage_per_unit: unit_price, sms_overage_per_msg: sms_price,
+            };
+            let plan = Plan {
+                plan_id: "P".into(), plan_name: "P".into(), brand: "mass".into(),
+                payment_type: PaymentType::Prepaid, monthly_fee: Fen(fee),
+                voice_min: voice as u64, data_mb: data as u64, sms: sms as u64,
+                voice_overage_per_min: Fen(voice_price),
+                data_overage_unit_mb: NonZeroU64::new(unit as u64).unwrap_or(NonZeroU64::MIN),
+                data_overage_per_unit: Fen(unit_price), sms_overage_per_msg: Fen(sms_price),
+                min_tenure_months: 0, vip: false, status: PlanStatus::OnSale,
+            };
+            let usage = UsageMonth {
+                subscriber_id: 1, month: Month::parse("2026-10").unwrap(),
+                voice_min: used_voice as u64, data_mb: used_data as u64, sms: used_sms as u64,
+            };
+            prop_assert_eq!(bill(&t, used_voice, used_data, used_sms), tariff::bill_total(&plan, &usage).0);
+        }
+    }
+}

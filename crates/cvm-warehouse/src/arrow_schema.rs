@@ -24,7 +24,6 @@ pub fn data_type(kind: Kind) -> DataType {
 
 /// The Arrow schema of a table, columns in file order; optional columns are nullable.
 pub fn arrow_schema(table: &Table) -> SchemaRef {
-    let fields: Vec<Field> =
-        table.columns.iter().map(|c| Field::new(c.name, data_type(c.kind), !c.required)).collect();
+    let fields: Vec<Field> = table.columns.iter().map(|c| Field::new(c.name, data_type(c.kind), !c.required)).collect();
     Arc::new(Schema::new(fields))
 }

@@ -263,10 +263,8 @@ fn levels<'f>(files: &'f [(&'static Table, TableFile)]) -> Vec<Vec<&'f (&'static
 }
 
 fn write_summary(run_dir: &Path, summary: &ImportSummary) -> Result<(), ImportError> {
-    let json = serde_json::to_vec_pretty(summary).map_err(|e| ImportError::Io {
-        path: run_dir.join("summary.json"),
-        source: std::io::Error::other(e),
-    })?;
+    let json = serde_json::to_vec_pretty(summary)
+        .map_err(|e| ImportError::Io { path: run_dir.join("summary.json"), source: std::io::Error::other(e) })?;
     store::write_atomically(&run_dir.join("summary.json"), &json)
 }
 
@@ -345,10 +343,8 @@ impl ReferenceSets {
             if self.has(r.table) || files.iter().any(|(t, _)| t.name == r.table) {
                 continue;
             }
-            let target = cvm_domain::schema::table(r.table).ok_or(ImportError::MissingReference {
-                table: table.name,
-                referenced: r.table,
-            })?;
+            let target = cvm_domain::schema::table(r.table)
+                .ok_or(ImportError::MissingReference { table: table.name, referenced: r.table })?;
             match store::read_keys(root, target)? {
                 Some(store::StoredKeys::Ints(v)) => {
                     self.ints.insert(target.name, IdSet::from_ids(&v));
@@ -451,7 +447,10 @@ impl RejectsFile {
     }
 
     fn close(self) -> Result<(), ImportError> {
-        self.writer.into_inner().map(drop).map_err(|e| ImportError::Io { path: self.path.clone(), source: e.into_error() })
+        self.writer
+            .into_inner()
+            .map(drop)
+            .map_err(|e| ImportError::Io { path: self.path.clone(), source: e.into_error() })
     }
 }
 
@@ -538,7 +537,8 @@ impl TableImport {
             if let Some(first_line) = duplicate_of {
                 let column = table.key[0];
                 let idx = table.column_index(column).unwrap_or(0);
-                let value = arrow::util::display::array_value_to_string(chunk.batch.column(idx), row).unwrap_or_default();
+                let value =
+                    arrow::util::display::array_value_to_string(chunk.batch.column(idx), row).unwrap_or_default();
                 all_rejects.push(Reject {
                     line: chunk.lines[row],
                     column,
@@ -746,9 +746,9 @@ impl ColumnBuilder {
     fn new(kind: Kind) -> ColumnBuilder {
         match kind {
             Kind::Int { .. } => ColumnBuilder::Int(Int64Builder::new()),
-            Kind::Money { .. } => ColumnBuilder::Money(
-                Decimal128Builder::new().with_data_type(crate::arrow_schema::MONEY),
-            ),
+            Kind::Money { .. } => {
+                ColumnBuilder::Money(Decimal128Builder::new().with_data_type(crate::arrow_schema::MONEY))
+            }
             Kind::Date { .. } => ColumnBuilder::Date(Date32Builder::new()),
             Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
             Kind::Month | Kind::Code | Kind::Text { .. } | Kind::Enum(_) | Kind::EnumList(_) | Kind::Msisdn => {
@@ -893,7 +893,8 @@ fn check_chunk(
             continue;
         }
         if let Err((column, problem)) = rules.check(&cells) {
-            let raw = table.column_index(column).and_then(|i| map.positions[i]).and_then(|p| fields.get(p)).unwrap_or(b"");
+            let raw =
+                table.column_index(column).and_then(|i| map.positions[i]).and_then(|p| fields.get(p)).unwrap_or(b"");
             let r = reject(column, raw, problem, 0);
             rejects.push(r);
             continue;
@@ -914,8 +915,8 @@ fn check_chunk(
         spans.push((start, end));
     }
     let columns: Vec<ArrayRef> = builders.into_iter().map(ColumnBuilder::finish).collect();
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .unwrap_or_else(|_| RecordBatch::new_empty(schema.clone()));
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).unwrap_or_else(|_| RecordBatch::new_empty(schema.clone()));
     CheckedChunk { index: chunk.index, read, batch, lines, spans, data: chunk.data, encoding, rejects }
 }
 
@@ -957,11 +958,8 @@ struct PerMonthIds {
 
 impl KeyCheck {
     fn new(table: &Table, refs: &ReferenceSets) -> KeyCheck {
-        let columns: Vec<(usize, Kind)> = table
-            .key
-            .iter()
-            .filter_map(|k| table.column_index(k).map(|i| (i, table.columns[i].kind)))
-            .collect();
+        let columns: Vec<(usize, Kind)> =
+            table.key.iter().filter_map(|k| table.column_index(k).map(|i| (i, table.columns[i].kind))).collect();
         let bits: u32 = columns
             .iter()
             .map(|(_, kind)| match kind {
@@ -978,7 +976,9 @@ impl KeyCheck {
                 .iter()
                 .find(|r| r.column == table.key[0])
                 .and_then(|r| refs.ints.get(r.table))
-                .and_then(|ids| Some(PerMonthIds { ids: ids.clone(), range: ids.range_len()?, months: BTreeMap::new() })),
+                .and_then(|ids| {
+                    Some(PerMonthIds { ids: ids.clone(), range: ids.range_len()?, months: BTreeMap::new() })
+                }),
             _ => None,
         };
         KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default(), per_month }
@@ -1014,7 +1014,9 @@ impl KeyCheck {
                     let key: Vec<String> = self
                         .columns
                         .iter()
-                        .map(|(i, _)| arrow::util::display::array_value_to_string(batch.column(*i), row).unwrap_or_default())
+                        .map(|(i, _)| {
+                            arrow::util::display::array_value_to_string(batch.column(*i), row).unwrap_or_default()
+                        })
                         .collect();
                     first_seen(&mut self.text, key.join("\u{1f}"), lines[row])
                 })
@@ -1027,22 +1029,30 @@ impl KeyCheck {
             .map(|(i, kind)| {
                 let col = batch.column(*i).as_any();
                 match kind {
-                    Kind::Int { .. } => {
-                        (64, col.downcast_ref::<Int64Array>().map_or(Vec::new(), |a| a.values().iter().map(|v| *v as u64 as u128).collect()))
-                    }
-                    Kind::Date { .. } => {
-                        (32, col.downcast_ref::<Date32Array>().map_or(Vec::new(), |a| a.values().iter().map(|v| *v as u32 as u128).collect()))
-                    }
+                    Kind::Int { .. } => (
+                        64,
+                        col.downcast_ref::<Int64Array>()
+                            .map_or(Vec::new(), |a| a.values().iter().map(|v| *v as u64 as u128).collect()),
+                    ),
+                    Kind::Date { .. } => (
+                        32,
+                        col.downcast_ref::<Date32Array>()
+                            .map_or(Vec::new(), |a| a.values().iter().map(|v| *v as u32 as u128).collect()),
+                    ),
                     Kind::Month => (
                         16,
                         col.downcast_ref::<StringArray>().map_or(Vec::new(), |a| {
-                            a.iter().map(|v| v.and_then(|m| Month::parse(m).ok()).map_or(0, |m| m.index() as u16 as u128)).collect()
+                            a.iter()
+                                .map(|v| v.and_then(|m| Month::parse(m).ok()).map_or(0, |m| m.index() as u16 as u128))
+                                .collect()
                         }),
                     ),
                     Kind::Enum(values) => (
                         8,
                         col.downcast_ref::<StringArray>().map_or(Vec::new(), |a| {
-                            a.iter().map(|v| values.iter().position(|x| Some(*x) == v).map_or(0, |p| p as u128)).collect()
+                            a.iter()
+                                .map(|v| values.iter().position(|x| Some(*x) == v).map_or(0, |p| p as u128))
+                                .collect()
                         }),
                     ),
                     _ => (0, Vec::new()),
@@ -1051,7 +1061,9 @@ impl KeyCheck {
             .collect();
         (0..batch.num_rows())
             .map(|row| {
-                let key = parts.iter().fold(0u128, |key, (bits, values)| (key << bits) | values.get(row).copied().unwrap_or(0));
+                let key = parts
+                    .iter()
+                    .fold(0u128, |key, (bits, values)| (key << bits) | values.get(row).copied().unwrap_or(0));
                 first_seen(seen, key, lines[row])
             })
             .collect()
@@ -1095,7 +1107,8 @@ fn split_by_partition(table: &Table, batch: RecordBatch) -> Result<Vec<(String, 
     }
     rows.into_iter()
         .map(|(m, idx)| {
-            let part = take_record_batch(&batch, &UInt32Array::from(idx)).map_err(|e| ImportError::Internal(e.to_string()))?;
+            let part =
+                take_record_batch(&batch, &UInt32Array::from(idx)).map_err(|e| ImportError::Internal(e.to_string()))?;
             Ok((name(m)?, part))
         })
         .collect()

@@ -67,7 +67,9 @@ pub enum ImportError {
         table: &'static str,
     },
     /// A referenced table is neither in the import nor in the warehouse.
-    #[error("{table} refers to {referenced}, which is neither in this import nor in the warehouse; import {referenced} first")]
+    #[error(
+        "{table} refers to {referenced}, which is neither in this import nor in the warehouse; import {referenced} first"
+    )]
     MissingReference {
         /// The referring table.
         table: &'static str,
@@ -92,7 +94,9 @@ pub enum ImportError {
         limit: f64,
     },
     /// Another import holds the warehouse.
-    #[error("another import is writing this warehouse ({path} held by process {holder}); if none is running, remove that file")]
+    #[error(
+        "another import is writing this warehouse ({path} held by process {holder}); if none is running, remove that file"
+    )]
     Locked {
         /// The lock file.
         path: PathBuf,

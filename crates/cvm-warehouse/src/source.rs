@@ -94,11 +94,19 @@ pub fn map_header(table: &Table, header: &[String], file: &Path) -> Result<Colum
             let known: Vec<_> = table.columns.iter().map(|c| c.name).collect();
             return Err(ImportError::Header {
                 file: file.to_path_buf(),
-                message: format!("unknown column {name:?} (field {}); {} has {}", pos + 1, table.name, known.join(", ")),
+                message: format!(
+                    "unknown column {name:?} (field {}); {} has {}",
+                    pos + 1,
+                    table.name,
+                    known.join(", ")
+                ),
             });
         };
         if positions[idx].is_some() {
-            return Err(ImportError::Header { file: file.to_path_buf(), message: format!("column {name:?} appears twice") });
+            return Err(ImportError::Header {
+                file: file.to_path_buf(),
+                message: format!("column {name:?} appears twice"),
+            });
         }
         positions[idx] = Some(pos);
     }
@@ -237,7 +245,8 @@ pub fn read_parquet(
     table: &Table,
     mut emit: impl FnMut(&Arc<ColumnMap>, Chunk) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
-    let parquet_err = |e: parquet::errors::ParquetError| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() };
+    let parquet_err =
+        |e: parquet::errors::ParquetError| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() };
     let file = File::open(path).map_err(|e| ImportError::Io { path: path.to_path_buf(), source: e })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
@@ -252,7 +261,11 @@ pub fn read_parquet(
             .map(|c| {
                 let text = cast(c, &DataType::Utf8)
                     .map_err(|e| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() })?;
-                Ok(text.as_any().downcast_ref::<StringArray>().cloned().unwrap_or_else(|| StringArray::from(Vec::<&str>::new())))
+                Ok(text
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .cloned()
+                    .unwrap_or_else(|| StringArray::from(Vec::<&str>::new())))
             })
             .collect::<Result<_, ImportError>>()?;
         let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
@@ -262,7 +275,9 @@ pub fn read_parquet(
                 .write_record(fields)
                 .map_err(|e| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() })?;
         }
-        let data = writer.into_inner().map_err(|e| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() })?;
+        let data = writer
+            .into_inner()
+            .map_err(|e| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() })?;
         emit(&map, Chunk { index: index as u64, first_line: next_row, one_record_per_line: true, data })?;
         next_row += batch.num_rows() as u64;
     }

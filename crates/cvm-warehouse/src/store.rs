@@ -152,7 +152,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ImportError> {
     fs::create_dir_all(dir).map_err(|e| ImportError::Io { path: dir.to_path_buf(), source: e })?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    fs::write(&temp, bytes).and_then(|_| File::open(&temp)?.sync_all()).map_err(|e| ImportError::Io { path: temp.clone(), source: e })?;
+    fs::write(&temp, bytes)
+        .and_then(|_| File::open(&temp)?.sync_all())
+        .map_err(|e| ImportError::Io { path: temp.clone(), source: e })?;
     fs::rename(&temp, path).map_err(|e| ImportError::Io { path: path.to_path_buf(), source: e })
 }
 
@@ -199,7 +201,9 @@ pub fn row_counts(root: &Path) -> Result<BTreeMap<String, BTreeMap<String, u64>>
     for table in cvm_domain::schema::TABLES {
         let mut per = BTreeMap::new();
         let parts: Vec<(String, PathBuf)> = match table.partitioning {
-            Partitioning::Snapshot => table_files(root, table).into_iter().map(|p| ("snapshot".to_owned(), p)).collect(),
+            Partitioning::Snapshot => {
+                table_files(root, table).into_iter().map(|p| ("snapshot".to_owned(), p)).collect()
+            }
             Partitioning::ByMonth(_) => {
                 months(root, table).into_iter().map(|m| (m.clone(), partition_path(root, table, &m))).collect()
             }

@@ -127,12 +127,7 @@ pub fn parse_field<'a>(column: &Column, raw: &'a [u8], ctx: &Context) -> Result<
         Kind::Money { min_fen, max_fen } => {
             let Fen(v) = Fen::parse_yuan(text).map_err(|e| Problem::Type(e.to_string()))?;
             if v < min_fen || v > max_fen {
-                return Err(Problem::Range(format!(
-                    "{} is outside {} to {} yuan",
-                    Fen(v),
-                    Fen(min_fen),
-                    Fen(max_fen)
-                )));
+                return Err(Problem::Range(format!("{} is outside {} to {} yuan", Fen(v), Fen(min_fen), Fen(max_fen))));
             }
             Ok(Cell::Money(v))
         }
@@ -222,11 +217,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 fn range_text(v: i64, min: i64, max: i64) -> String {
-    if v < min {
-        format!("{v} is below the minimum {min}")
-    } else {
-        format!("{v} is above the maximum {max}")
-    }
+    if v < min { format!("{v} is below the minimum {min}") } else { format!("{v} is above the maximum {max}") }
 }
 
 /// At most 40 characters of a value, for messages.
@@ -325,10 +316,18 @@ impl RowRules {
                 Ok(())
             }
             RowRules::Holdings { start_date, end_date, speed_mbps, product } => {
-                rule(not_before(at(cells, end_date), at(cells, start_date)), "end_date", "end_date is before start_date")?;
+                rule(
+                    not_before(at(cells, end_date), at(cells, start_date)),
+                    "end_date",
+                    "end_date is before start_date",
+                )?;
                 let has_speed = !matches!(at(cells, speed_mbps), Cell::Null);
                 let needs_speed = matches!(at(cells, product).as_str(), Some("broadband" | "fibre"));
-                rule(has_speed == needs_speed, "speed_mbps", "speed_mbps is given for broadband and fibre only, and always for them")
+                rule(
+                    has_speed == needs_speed,
+                    "speed_mbps",
+                    "speed_mbps is given for broadband and fibre only, and always for them",
+                )
             }
             RowRules::Usage { month, days_active, data_mb, apps } => {
                 if let (Some(m), Cell::Int(days)) = (at(cells, month).as_str(), at(cells, days_active)) {
@@ -340,7 +339,11 @@ impl RowRules {
                 rule(app_total <= int(data_mb), "data_mb", "data by app category adds up to more than data_mb")
             }
             RowRules::Offers { valid_from, valid_to, offer_kind, app_category } => {
-                rule(not_before(at(cells, valid_to), at(cells, valid_from)), "valid_to", "valid_to is before valid_from")?;
+                rule(
+                    not_before(at(cells, valid_to), at(cells, valid_from)),
+                    "valid_to",
+                    "valid_to is before valid_from",
+                )?;
                 let directed = at(cells, offer_kind).as_str() == Some("directed_data_pack");
                 let has_app = !matches!(at(cells, app_category), Cell::Null);
                 rule(directed == has_app, "app_category", "app_category is given exactly for directed_data_pack offers")

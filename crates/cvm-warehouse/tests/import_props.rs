@@ -15,14 +15,14 @@ fn valid_row(i: usize) -> Vec<String> {
 /// Ways to break a field so that the row must be refused.
 fn corrupt(field: usize, how: u8) -> String {
     match (field, how % 4) {
-        (0, 0) => "BR 01".into(),          // space in a code
-        (0, _) => "x".repeat(33),          // code too long
-        (3, 0) => "town".into(),           // not an allowed area type
-        (3, 1) => String::new(),           // missing
-        (_, 0) => " padded".into(),        // surrounding spaces
-        (_, 1) => String::new(),           // missing
-        (_, 2) => "名".repeat(65),         // too long
-        _ => "bad\u{7}bell".into(),        // control character
+        (0, 0) => "BR 01".into(),   // space in a code
+        (0, _) => "x".repeat(33),   // code too long
+        (3, 0) => "town".into(),    // not an allowed area type
+        (3, 1) => String::new(),    // missing
+        (_, 0) => " padded".into(), // surrounding spaces
+        (_, 1) => String::new(),    // missing
+        (_, 2) => "名".repeat(65),  // too long
+        _ => "bad\u{7}bell".into(), // control character
     }
 }
 

@@ -131,6 +131,9 @@ fn round4(x: f64) -> Value {
     json!((x * 1e4).round() / 1e4)
 }
 
+/// Picks one learner's metrics out of a fold result.
+type Pick = fn(&FoldResult) -> &Metrics;
+
 fn cv(a: CvArgs) -> anyhow::Result<()> {
     let ds = read_csv(&a.table.input, &a.table.options())?;
     for d in &ds.source.dropped {
@@ -139,10 +142,18 @@ fn cv(a: CvArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let report = cross_validate(&ds, a.folds, a.seed, &TrainConfig::default())?;
     let mut out = Report::new([
-        "model", "folds", "roc_auc", "roc_auc_sd", "pr_auc", "pr_auc_sd", "top_decile_lift", "lift_sd", "top_decile_capture",
+        "model",
+        "folds",
+        "roc_auc",
+        "roc_auc_sd",
+        "pr_auc",
+        "pr_auc_sd",
+        "top_decile_lift",
+        "lift_sd",
+        "top_decile_capture",
         "brier",
     ]);
-    let learners: [(&str, fn(&FoldResult) -> &Metrics); 3] = [
+    let learners: [(&str, Pick); 3] = [
         ("logistic regression", |f| &f.regression),
         ("gradient-boosted trees", |f| &f.trees),
         ("blend (default model)", |f| &f.blend),
@@ -181,8 +192,17 @@ fn cv(a: CvArgs) -> anyhow::Result<()> {
 }
 
 fn metrics_report(rows: &[(&str, &Metrics)]) -> Report {
-    let mut out =
-        Report::new(["model", "rows", "churn_rate", "roc_auc", "pr_auc", "top_decile_lift", "top_decile_capture", "brier", "log_loss"]);
+    let mut out = Report::new([
+        "model",
+        "rows",
+        "churn_rate",
+        "roc_auc",
+        "pr_auc",
+        "top_decile_lift",
+        "top_decile_capture",
+        "brier",
+        "log_loss",
+    ]);
     for (name, m) in rows {
         out.push(vec![
             json!(name),
@@ -244,11 +264,13 @@ fn evaluate(a: EvaluateArgs) -> anyhow::Result<()> {
         .label
         .or_else(|| model.training.label.clone())
         .context("the model does not record its label column; pass --label")?;
-    let opts = ReadOptions { label: Some(label), positive: a.positive.or_else(|| model.training.positive.clone()), id: None };
+    let opts =
+        ReadOptions { label: Some(label), positive: a.positive.or_else(|| model.training.positive.clone()), id: None };
     let ds = read_csv_with_schema(&a.input, &model.features, &opts)?;
     let y = ds.labels_required()?;
     let p = model.predict(&ds)?;
-    let (mr, mt, mb) = (Metrics::compute(&p.regression, y), Metrics::compute(&p.trees, y), Metrics::compute(&p.blend, y));
+    let (mr, mt, mb) =
+        (Metrics::compute(&p.regression, y), Metrics::compute(&p.trees, y), Metrics::compute(&p.blend, y));
     metrics_report(&[("logistic regression", &mr), ("gradient-boosted trees", &mt), ("blend (default model)", &mb)])
         .print(a.format)?;
     println!();

@@ -42,7 +42,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let (subscribers, months, seed) = (args.subscribers.to_string(), args.months.to_string(), args.seed.to_string());
     let export_arg = export.to_string_lossy().into_owned();
     crate::run(crate::Cli::try_parse_from([
-        "cvm", "generate", "--subscribers", &subscribers, "--months", &months, "--seed", &seed, "--out", &export_arg,
+        "cvm",
+        "generate",
+        "--subscribers",
+        &subscribers,
+        "--months",
+        &months,
+        "--seed",
+        &seed,
+        "--out",
+        &export_arg,
     ])?)?;
 
     step("2. Import it into the warehouse, checking every row");

@@ -1,10 +1,10 @@
 //! One module per command group; each exposes its clap arguments and a `run` function.
 
+pub mod basket;
+pub mod churn;
 pub mod demo;
 pub mod generate;
 pub mod import;
+pub mod plans;
 pub mod schema;
 pub mod warehouse;
-pub mod churn;
-pub mod plans;
-pub mod basket;

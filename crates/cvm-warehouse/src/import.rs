@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::ImportError;
 use crate::arrow_schema::arrow_schema;
-use crate::id_set::IdSet;
+use crate::id_set::{FirstLines, IdSet};
 use crate::source::{self, Chunk, ColumnMap, Encoding, FileFormat, TableFile};
 use crate::store::{self, FinishedFile, PendingFile};
 use crate::validate::{self, Cell, Context, Problem};
@@ -946,6 +946,8 @@ struct KeyCheck {
     packed: Option<rustc_hash::FxHashMap<u128, u64>>,
     text: rustc_hash::FxHashMap<String, u64>,
     per_month: Option<PerMonthIds>,
+    /// Single whole-number keys (event ids, sale ids, subscriber ids).
+    single_int: Option<FirstLines>,
 }
 
 /// First lines of (id, month) keys: for each month, an array over the dense id range.
@@ -981,7 +983,8 @@ impl KeyCheck {
                 }),
             _ => None,
         };
-        KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default(), per_month }
+        let single_int = matches!(columns.as_slice(), [(_, Kind::Int { .. })]).then(FirstLines::default);
+        KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default(), per_month, single_int }
     }
 
     /// For each row of `batch` in order: `None` if its key is new (it is remembered with its
@@ -1006,6 +1009,11 @@ impl KeyCheck {
                         }
                     })
                     .collect();
+            }
+        }
+        if let Some(seen) = &mut self.single_int {
+            if let Some(ids) = batch.column(self.columns[0].0).as_any().downcast_ref::<Int64Array>() {
+                return ids.values().iter().zip(lines).map(|(id, line)| seen.first_seen(*id, *line)).collect();
             }
         }
         let Some(seen) = &mut self.packed else {

@@ -80,7 +80,7 @@ pub struct ColumnMap {
     pub width: usize,
 }
 
-const CHUNK_BYTES: usize = 4 << 20;
+const CHUNK_BYTES: usize = 1 << 20;
 /// A quoted field longer than this is taken as a quote left open: the chunk is then cut at
 /// the next newline anyway, and the broken record is rejected rather than swallowing the
 /// rest of the file.

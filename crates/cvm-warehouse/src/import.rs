@@ -174,12 +174,20 @@ pub fn import(
         }
         let outcomes: Vec<Result<TableOutcome, ImportError>> = std::thread::scope(|scope| {
             let refs = &refs;
+            // The level's checker threads are shared out by file size, so tables that run
+            // side by side do not start more threads than there are cores to run them.
+            let sizes: Vec<u64> =
+                level.iter().map(|(_, f)| std::fs::metadata(&f.path).map_or(1, |m| m.len().max(1))).collect();
+            let total: u64 = sizes.iter().sum();
             let handles: Vec<_> = level
                 .iter()
-                .map(|(table, file)| {
+                .zip(&sizes)
+                .map(|((table, file), size)| {
                     let part = run_dir.join(format!(".rejects.{}.tmp", table.name));
                     reject_parts.push(part.clone());
-                    scope.spawn(move || import_table(table, file, root, opts, refs, &part, progress))
+                    let share = (opts.threads as u64 * size).div_ceil(total.max(1)) as usize;
+                    let opts = ImportOptions { threads: share.clamp(1, opts.threads.max(1)), ..opts.clone() };
+                    scope.spawn(move || import_table(table, file, root, &opts, refs, &part, progress))
                 })
                 .collect();
             handles

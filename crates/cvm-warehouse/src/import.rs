@@ -956,7 +956,32 @@ struct KeyCheck {
     per_month: Option<PerMonthIds>,
     /// Single whole-number keys (event ids, sale ids, subscriber ids).
     single_int: Option<FirstLines>,
+    /// Keys of a dense id plus dates and enum values (holdings), packed into 64 bits.
+    narrow: Option<NarrowKeys>,
 }
+
+/// Keys whose first column is an id of a dense set (a subscriber) and whose other columns are
+/// dates, months or enum values: the id becomes its 32-bit position in the set's range, the
+/// rest fits the other 32 bits, and the first line is kept as 32 bits. Half the memory of a
+/// general packed key, which for 23M holdings at 10M subscribers is most of the import's.
+struct NarrowKeys {
+    ids: IdSet,
+    seen: rustc_hash::FxHashMap<u64, u32>,
+}
+
+/// Bits for the non-id part of a narrow key, or `None` if a column does not fit.
+fn narrow_bits(kind: &Kind) -> Option<u32> {
+    match kind {
+        // Days since 1900-01-01 up to year 2999 fit 19 bits.
+        Kind::Date { .. } => Some(19),
+        Kind::Month => Some(16),
+        Kind::Enum(values) if values.len() <= 256 => Some(8),
+        _ => None,
+    }
+}
+
+/// Days from 1900-01-01 (the earliest date the schema accepts) to 1970-01-01.
+const DAYS_1900_TO_EPOCH: i64 = 25_567;
 
 /// First lines of (id, month) keys: for each month, an array over the dense id range.
 struct PerMonthIds {
@@ -992,7 +1017,30 @@ impl KeyCheck {
             _ => None,
         };
         let single_int = matches!(columns.as_slice(), [(_, Kind::Int { .. })]).then(FirstLines::default);
-        KeyCheck { columns, packed: (bits <= 128).then(Default::default), text: Default::default(), per_month, single_int }
+        let narrow = match columns.split_first() {
+            Some(((_, Kind::Int { .. }), rest))
+                if per_month.is_none()
+                    && !rest.is_empty()
+                    && rest.iter().map(|(_, k)| narrow_bits(k)).sum::<Option<u32>>().is_some_and(|b| b <= 32) =>
+            {
+                table
+                    .references
+                    .iter()
+                    .find(|r| r.column == table.key[0])
+                    .and_then(|r| refs.ints.get(r.table))
+                    .filter(|ids| ids.range_len().is_some_and(|n| n <= u32::MAX as usize))
+                    .map(|ids| NarrowKeys { ids: ids.clone(), seen: Default::default() })
+            }
+            _ => None,
+        };
+        KeyCheck {
+            columns,
+            packed: (bits <= 128).then(Default::default),
+            text: Default::default(),
+            per_month,
+            single_int,
+            narrow,
+        }
     }
 
     /// For each row of `batch` in order: `None` if its key is new (it is remembered with its
@@ -1014,6 +1062,25 @@ impl KeyCheck {
                             None
                         } else {
                             Some(u64::from(*first))
+                        }
+                    })
+                    .collect();
+            }
+        }
+        if let Some(narrow) = &mut self.narrow {
+            if let Some(keys) = narrow_keys(&self.columns, &narrow.ids, batch) {
+                return keys
+                    .into_iter()
+                    .zip(lines)
+                    .map(|(key, line)| {
+                        // Rows reach here only after their reference check, so the id is in range.
+                        let key = key?;
+                        match narrow.seen.entry(key) {
+                            std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
+                            std::collections::hash_map::Entry::Vacant(e) => {
+                                e.insert(u32::try_from(*line).unwrap_or(u32::MAX));
+                                None
+                            }
                         }
                     })
                     .collect();
@@ -1084,6 +1151,45 @@ impl KeyCheck {
             })
             .collect()
     }
+}
+
+/// The narrow key of each row (see [`NarrowKeys`]), `None` for an id outside the set's range.
+fn narrow_keys(columns: &[(usize, Kind)], ids: &IdSet, batch: &RecordBatch) -> Option<Vec<Option<u64>>> {
+    let (first, rest) = columns.split_first()?;
+    let id_col = batch.column(first.0).as_any().downcast_ref::<Int64Array>()?;
+    let mut keys: Vec<Option<u64>> =
+        id_col.values().iter().map(|id| ids.offset(*id).map(|o| (o as u64) << 32)).collect();
+    let mut shift = 32u32;
+    for (i, kind) in rest {
+        let bits = narrow_bits(kind)?;
+        shift -= bits;
+        let col = batch.column(*i).as_any();
+        let values: Vec<u64> = match kind {
+            Kind::Date { .. } => col
+                .downcast_ref::<Date32Array>()?
+                .values()
+                .iter()
+                .map(|d| (i64::from(*d) + DAYS_1900_TO_EPOCH).clamp(0, (1 << 19) - 1) as u64)
+                .collect(),
+            Kind::Month => col
+                .downcast_ref::<StringArray>()?
+                .iter()
+                .map(|m| m.and_then(|m| Month::parse(m).ok()).map_or(0, |m| m.index() as u16 as u64))
+                .collect(),
+            Kind::Enum(values) => col
+                .downcast_ref::<StringArray>()?
+                .iter()
+                .map(|v| values.iter().position(|x| Some(*x) == v).map_or(0, |p| p as u64))
+                .collect(),
+            _ => return None,
+        };
+        for (key, v) in keys.iter_mut().zip(values) {
+            if let Some(k) = key {
+                *k |= v << shift;
+            }
+        }
+    }
+    Some(keys)
 }
 
 /// `None` if `key` is new (remembering `line`), else the line that had it first.

@@ -138,7 +138,8 @@ impl FirstLines {
                 }
                 // Grow to twice the needed span, so growth is amortised; keep slots in place.
                 let grown = (span as usize).saturating_mul(2);
-                let lead = if new_min < *min as i128 { grown - span as usize + (*min as i128 - new_min) as usize } else { 0 };
+                let lead =
+                    if new_min < *min as i128 { grown - span as usize + (*min as i128 - new_min) as usize } else { 0 };
                 let mut bigger = vec![0u32; grown];
                 bigger[lead..lead + lines.len()].copy_from_slice(lines);
                 *min -= lead as i64;
@@ -164,7 +165,8 @@ impl FirstLines {
 
     fn become_sparse(&mut self) {
         let FirstLines::Dense { min, lines, .. } = self else { return };
-        let map = lines.iter().enumerate().filter(|(_, l)| **l != 0).map(|(i, l)| (*min + i as i64, u64::from(*l))).collect();
+        let map =
+            lines.iter().enumerate().filter(|(_, l)| **l != 0).map(|(i, l)| (*min + i as i64, u64::from(*l))).collect();
         *self = FirstLines::Sparse(map);
     }
 }

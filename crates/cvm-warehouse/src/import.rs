@@ -1067,29 +1067,29 @@ impl KeyCheck {
                     .collect();
             }
         }
-        if let Some(narrow) = &mut self.narrow {
-            if let Some(keys) = narrow_keys(&self.columns, &narrow.ids, batch) {
-                return keys
-                    .into_iter()
-                    .zip(lines)
-                    .map(|(key, line)| {
-                        // Rows reach here only after their reference check, so the id is in range.
-                        let key = key?;
-                        match narrow.seen.entry(key) {
-                            std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                e.insert(u32::try_from(*line).unwrap_or(u32::MAX));
-                                None
-                            }
+        if let Some(narrow) = &mut self.narrow
+            && let Some(keys) = narrow_keys(&self.columns, &narrow.ids, batch)
+        {
+            return keys
+                .into_iter()
+                .zip(lines)
+                .map(|(key, line)| {
+                    // Rows reach here only after their reference check, so the id is in range.
+                    let key = key?;
+                    match narrow.seen.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(u32::try_from(*line).unwrap_or(u32::MAX));
+                            None
                         }
-                    })
-                    .collect();
-            }
+                    }
+                })
+                .collect();
         }
-        if let Some(seen) = &mut self.single_int {
-            if let Some(ids) = batch.column(self.columns[0].0).as_any().downcast_ref::<Int64Array>() {
-                return ids.values().iter().zip(lines).map(|(id, line)| seen.first_seen(*id, *line)).collect();
-            }
+        if let Some(seen) = &mut self.single_int
+            && let Some(ids) = batch.column(self.columns[0].0).as_any().downcast_ref::<Int64Array>()
+        {
+            return ids.values().iter().zip(lines).map(|(id, line)| seen.first_seen(*id, *line)).collect();
         }
         let Some(seen) = &mut self.packed else {
             return (0..batch.num_rows())

@@ -67,7 +67,7 @@ impl Report {
     }
 
     fn write_table(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(table_cell).collect()).collect();
         let widths: Vec<usize> = (0..self.columns.len())
             .map(|i| {
                 let body = cells.iter().map(|r| display_width(&r[i])).max().unwrap_or(0);
@@ -113,6 +113,18 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// A cell for the terminal: like [`cell`], but fractions are shown to 4 decimals (JSON and
+/// CSV keep every digit for further processing).
+fn table_cell(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if v.is_f64() && x.is_finite() => {
+            let s = format!("{x:.4}");
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
+        _ => cell(v),
+    }
+}
+
 /// Terminal columns a text takes: CJK characters take two.
 fn display_width(s: &str) -> usize {
     s.chars().map(|c| if ('\u{1100}'..='\u{ffdc}').contains(&c) && !c.is_ascii() { 2 } else { 1 }).sum()
@@ -139,6 +151,19 @@ mod tests {
     #[test]
     fn table_aligns_wide_characters_and_numbers() {
         assert_eq!(render(Format::Table), "branch  orders\n------  ------\n射阳        12\nBR01         3\n");
+    }
+
+    #[test]
+    fn table_rounds_fractions_but_csv_keeps_them() {
+        let mut r = Report::new(["lift"]);
+        r.push(vec![json!(1.8599364561702685)]);
+        r.push(vec![json!(2.5)]);
+        let mut table = Vec::new();
+        r.write(Format::Table, &mut table).unwrap();
+        assert_eq!(String::from_utf8(table).unwrap(), "  lift\n------\n1.8599\n   2.5\n");
+        let mut csv = Vec::new();
+        r.write(Format::Csv, &mut csv).unwrap();
+        assert!(String::from_utf8(csv).unwrap().contains("1.8599364561702685"));
     }
 
     #[test]

@@ -279,24 +279,22 @@ fn write_summary(run_dir: &Path, summary: &ImportSummary) -> Result<(), ImportEr
 /// Removes temporary files a crashed import may have left behind (in table folders,
 /// partitions and import records). Only called while holding the import lock.
 fn remove_stale_temp_files(root: &Path) {
-    let mut dirs: Vec<PathBuf> = TABLES.iter().map(|t| store::table_dir(root, t)).collect();
-    dirs.push(root.join("_imports"));
-    let mut i = 0;
-    while i < dirs.len() {
-        if let Ok(entries) = std::fs::read_dir(&dirs[i]) {
-            for e in entries.filter_map(Result::ok) {
-                let path = e.path();
-                if path.is_dir() {
-                    // Partitions and import records are one level below their folder.
-                    if path.parent() == Some(dirs[i].as_path()) && i < TABLES.len() + 1 {
-                        dirs.push(path);
-                    }
-                } else if e.file_name().to_string_lossy().ends_with(".tmp") {
-                    let _ = std::fs::remove_file(path);
-                }
+    let remove_temp_files_in = |dir: &Path| {
+        for e in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+            if e.file_name().to_string_lossy().ends_with(".tmp") && e.path().is_file() {
+                let _ = std::fs::remove_file(e.path());
             }
         }
-        i += 1;
+    };
+    let tops = TABLES.iter().map(|t| store::table_dir(root, t)).chain([root.join("_imports")]);
+    for top in tops {
+        remove_temp_files_in(&top);
+        // Partitions and import records are one level below their folder.
+        for e in std::fs::read_dir(&top).into_iter().flatten().filter_map(Result::ok) {
+            if e.path().is_dir() {
+                remove_temp_files_in(&e.path());
+            }
+        }
     }
 }
 
@@ -969,6 +967,13 @@ struct NarrowKeys {
     seen: rustc_hash::FxHashMap<u64, u32>,
 }
 
+/// The ids of the table that the key's first column refers to, when they are dense (a
+/// bitmap over their range): then a key's id can be stood for by its position in the range.
+fn dense_ids_of_first_key<'r>(table: &Table, refs: &'r ReferenceSets) -> Option<&'r IdSet> {
+    let r = table.references.iter().find(|r| r.column == table.key[0])?;
+    refs.ints.get(r.table).filter(|ids| ids.range_len().is_some())
+}
+
 /// Bits for the non-id part of a narrow key, or `None` if a column does not fit.
 fn narrow_bits(kind: &Kind) -> Option<u32> {
     match kind {
@@ -1006,14 +1011,9 @@ impl KeyCheck {
             })
             .sum();
         let per_month = match columns.as_slice() {
-            [(_, Kind::Int { .. }), (_, Kind::Month)] => table
-                .references
-                .iter()
-                .find(|r| r.column == table.key[0])
-                .and_then(|r| refs.ints.get(r.table))
-                .and_then(|ids| {
-                    Some(PerMonthIds { ids: ids.clone(), range: ids.range_len()?, months: BTreeMap::new() })
-                }),
+            [(_, Kind::Int { .. }), (_, Kind::Month)] => dense_ids_of_first_key(table, refs).and_then(|ids| {
+                Some(PerMonthIds { ids: ids.clone(), range: ids.range_len()?, months: BTreeMap::new() })
+            }),
             _ => None,
         };
         let single_int = matches!(columns.as_slice(), [(_, Kind::Int { .. })]).then(FirstLines::default);
@@ -1023,11 +1023,7 @@ impl KeyCheck {
                     && !rest.is_empty()
                     && rest.iter().map(|(_, k)| narrow_bits(k)).sum::<Option<u32>>().is_some_and(|b| b <= 32) =>
             {
-                table
-                    .references
-                    .iter()
-                    .find(|r| r.column == table.key[0])
-                    .and_then(|r| refs.ints.get(r.table))
+                dense_ids_of_first_key(table, refs)
                     .filter(|ids| ids.range_len().is_some_and(|n| n <= u32::MAX as usize))
                     .map(|ids| NarrowKeys { ids: ids.clone(), seen: Default::default() })
             }

@@ -43,6 +43,21 @@ enum Command {
         #[command(subcommand)]
         command: commands::churn::ChurnCommand,
     },
+    /// Run the monthly analytics: features, value pyramid, lifecycle, clusters, segments.
+    Run(commands::run::RunArgs),
+    /// The value pyramid of a run: tiers, their service strategy, the Pareto curve.
+    Value(commands::value::ValueArgs),
+    /// The lifecycle groups of a run: tenure bands with their revenue and churn.
+    Lifecycle(commands::value::RunRef),
+    /// Segments of a run: list, show, validity report; check a segments file.
+    Segments {
+        #[command(subcommand)]
+        command: commands::segments::SegmentsCommand,
+    },
+    /// The data-driven clusters of a run, in the operator's units.
+    Clusters(commands::value::RunRef),
+    /// Churn rule warnings of a run: counts by kind, rule or branch, or the list.
+    Warnings(commands::warnings::WarningsArgs),
     // Each command group adds its variant here, and its arm in `run` below.
 }
 
@@ -56,6 +71,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Churn { command } => commands::churn::run(command),
         Command::Plans { command } => commands::plans::run(command),
         Command::Basket { command } => commands::basket::run(command),
+        Command::Run(args) => commands::run::run(args),
+        Command::Value(args) => commands::value::value(args),
+        Command::Lifecycle(args) => commands::value::lifecycle(args),
+        Command::Segments { command } => commands::segments::run(command),
+        Command::Clusters(args) => commands::segments::clusters(args),
+        Command::Warnings(args) => commands::warnings::run(args),
     }
 }
 

@@ -17,12 +17,14 @@ use crate::output::{Format, Report};
 pub enum ChurnCommand {
     /// Stratified k-fold cross-validation of the default model on a CSV; last line `auc=0.xxxx`.
     Cv(CvArgs),
-    /// Train the default model on a labelled CSV and write the model file.
+    /// Train the default model on a labelled CSV, or on the warehouse's history (--warehouse).
     Train(TrainArgs),
     /// Evaluate a model file on a labelled CSV (ROC AUC, PR AUC, top-decile lift, Brier, calibration).
     Evaluate(EvaluateArgs),
     /// Score subscribers: churn probability, decile and the top 3 reasons per row.
     Score(ScoreArgs),
+    /// The riskiest subscribers of a run, as scored by the installed model, with reasons.
+    Top(TopArgs),
 }
 
 /// Which table to read and how its label is written.
@@ -64,14 +66,39 @@ pub struct CvArgs {
     format: Format,
 }
 
-/// Arguments of `cvm churn train`.
+/// Arguments of `cvm churn train`: on a labelled CSV, or on the warehouse's history.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    #[command(flatten)]
-    table: TableArgs,
-    /// Where to write the model file (JSON).
+    /// Input CSV; repeat or give a comma list to read several files as one table (same header).
+    #[arg(long, value_delimiter = ',', required_unless_present = "warehouse", conflicts_with = "warehouse")]
+    input: Vec<PathBuf>,
+    /// The label column (churned or not) of the CSV.
+    #[arg(long, required_unless_present = "warehouse")]
+    label: Option<String>,
+    /// The label value meaning churn (default: Yes, True or 1).
     #[arg(long)]
-    model: PathBuf,
+    positive: Option<String>,
+    /// A subscriber id column, never used as a feature.
+    #[arg(long)]
+    id: Option<String>,
+    /// Train on this warehouse's history instead: features as of each month, label = left the
+    /// network the month after; the model is installed for `cvm run`.
+    #[arg(long, requires = "as_of")]
+    warehouse: Option<PathBuf>,
+    /// With --warehouse: test on features as of the month before this one (label: left in this
+    /// month), train on the --history months before that.
+    #[arg(long, value_parser = super::run::parse_month)]
+    as_of: Option<cvm_domain::Month>,
+    /// With --warehouse: training months.
+    #[arg(long, default_value_t = 2)]
+    history: usize,
+    /// With --warehouse: the generator's truth/churn.csv, to compare the model's test AUC with
+    /// the AUC of the planted churn probability itself (the best any model can do).
+    #[arg(long)]
+    planted: Option<PathBuf>,
+    /// Where to write the model file (JSON); required with --input.
+    #[arg(long, required_unless_present = "warehouse")]
+    model: Option<PathBuf>,
     /// Seed of the validation split and subsampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -117,6 +144,19 @@ pub struct ScoreArgs {
     format: Format,
 }
 
+/// Arguments of `cvm churn top`.
+#[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    run: super::value::RunRef,
+    /// Only this branch's subscribers.
+    #[arg(long)]
+    branch: Option<String>,
+    /// Rows to list.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
 /// Runs a `cvm churn` command.
 pub fn run(cmd: ChurnCommand) -> anyhow::Result<()> {
     match cmd {
@@ -124,6 +164,7 @@ pub fn run(cmd: ChurnCommand) -> anyhow::Result<()> {
         ChurnCommand::Train(a) => train(a),
         ChurnCommand::Evaluate(a) => evaluate(a),
         ChurnCommand::Score(a) => score(a),
+        ChurnCommand::Top(a) => top(a),
     }
 }
 
@@ -220,8 +261,15 @@ fn metrics_report(rows: &[(&str, &Metrics)]) -> Report {
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
+    if let Some(w) = &a.warehouse {
+        return train_on_history(&a, w);
+    }
+    let (Some(label), Some(model_path)) = (a.label.clone(), a.model.clone()) else {
+        anyhow::bail!("--input needs --label and --model");
+    };
     let started = Instant::now();
-    let ds = read_csv(&a.table.input, &a.table.options())?;
+    let opts = ReadOptions { label: Some(label), positive: a.positive.clone(), id: a.id.clone() };
+    let ds = read_csv(&a.input, &opts)?;
     let read_s = started.elapsed().as_secs_f64();
     for d in &ds.source.dropped {
         eprintln!("dropped column {d}");
@@ -230,7 +278,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let model = ChurnModel::train(&ds, &config)?;
     let train_s = started.elapsed().as_secs_f64() - read_s;
     let text = model.to_json()?;
-    std::fs::write(&a.model, text).with_context(|| format!("writing {}", a.model.display()))?;
+    std::fs::write(&model_path, text).with_context(|| format!("writing {}", model_path.display()))?;
     eprintln!(
         "trained on {} rows x {} features (churn rate {:.3}): {} trees, blend trees {:.3} + regression {:.3}; \
          read {read_s:.2}s, train {train_s:.2}s; model written to {}",
@@ -240,7 +288,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         model.gbdt.trees.len(),
         model.blend.trees,
         model.blend.regression,
-        a.model.display()
+        model_path.display()
     );
     let m = &model.metrics;
     metrics_report(&[
@@ -250,6 +298,103 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     ])
     .print(a.format)?;
     println!("auc={:.4}", m.validation.roc_auc);
+    Ok(())
+}
+
+/// `cvm churn train --warehouse`: time-split training on the warehouse, installed for `cvm run`.
+fn train_on_history(a: &TrainArgs, warehouse: &std::path::Path) -> anyhow::Result<()> {
+    let as_of = a.as_of.context("--warehouse needs --as-of")?;
+    let config = TrainConfig { seed: a.seed, ..TrainConfig::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let started = Instant::now();
+    let mut progress = |what: &str| eprintln!("[{:>7.1}s] {what}", started.elapsed().as_secs_f64());
+    let trained = runtime.block_on(cvm_analytics::churn::train_on_history(
+        warehouse,
+        as_of,
+        a.history,
+        &config,
+        &mut progress,
+    ))?;
+    let path = cvm_analytics::churn::install(warehouse, &trained)?;
+    eprintln!(
+        "trained on {} rows (as of {}), {} features, {} trees; tested on {} rows as of {} (churn rate {:.4}); \
+         installed as {}",
+        trained.model.training.rows,
+        trained.train_months.join(", "),
+        trained.model.training.columns,
+        trained.model.gbdt.trees.len(),
+        trained.test_rows,
+        trained.test_month,
+        trained.test_positive_rate,
+        path.display()
+    );
+    let mut rows = vec![(format!("test {}: model", trained.test_month), trained.test)];
+    if let Some(planted) = &a.planted {
+        let (ids, _, labels) = runtime.block_on(cvm_analytics::churn::test_scores(warehouse, &trained))?;
+        let p = planted_probabilities(planted, &trained.test_month)?;
+        let missing = ids.iter().filter(|id| !p.contains_key(id)).count();
+        anyhow::ensure!(
+            missing == 0,
+            "{missing} test subscribers have no planted probability in {}",
+            planted.display()
+        );
+        let scores: Vec<f64> = ids.iter().map(|id| p[id]).collect();
+        rows.push((format!("test {}: planted probability", trained.test_month), Metrics::compute(&scores, &labels)));
+    }
+    let named: Vec<(&str, &Metrics)> = rows.iter().map(|(n, m)| (n.as_str(), m)).collect();
+    metrics_report(&named).print(a.format)?;
+    if rows.len() == 2 {
+        println!("planted_auc={:.4} gap={:.4}", rows[1].1.roc_auc, rows[1].1.roc_auc - rows[0].1.roc_auc);
+    }
+    println!("auc={:.4}", trained.test.roc_auc);
+    Ok(())
+}
+
+/// The generator's planted churn probability of each subscriber in `month` (truth/churn.csv).
+fn planted_probabilities(path: &std::path::Path, month: &str) -> anyhow::Result<std::collections::HashMap<i64, f64>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let at = |name: &str| {
+        headers.iter().position(|h| h == name).with_context(|| format!("{}: no column {name}", path.display()))
+    };
+    let (id_at, month_at, p_at) = (at("subscriber_id")?, at("month")?, at("churn_probability")?);
+    let mut out = std::collections::HashMap::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record?;
+        if &record[month_at] != month {
+            continue;
+        }
+        let bad = || format!("{}: line {}: bad number", path.display(), line + 2);
+        out.insert(record[id_at].parse().with_context(bad)?, record[p_at].parse().with_context(bad)?);
+    }
+    Ok(out)
+}
+
+/// `cvm churn top`: a run's churn scores, riskiest first.
+fn top(a: TopArgs) -> anyhow::Result<()> {
+    use cvm_analytics::frame::{f64_column, i64_column, string_column};
+    let r = &a.run;
+    let batch =
+        cvm_analytics::store::read_table(&r.warehouse, &r.as_of.to_string(), cvm_analytics::store::files::CHURN_SCORES)
+            .context("no churn scores in this run: train a model (`cvm churn train --warehouse`) and run again")?;
+    let ids = i64_column(&batch, "subscriber_id")?;
+    let p = f64_column(&batch, "probability")?;
+    let decile = i64_column(&batch, "decile")?;
+    let text = ["branch_id", "reason_1", "reason_2", "reason_3"]
+        .map(|c| string_column(&batch, c))
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut order: Vec<usize> =
+        (0..batch.num_rows()).filter(|&i| a.branch.is_none() || text[0][i] == a.branch).collect();
+    order.sort_by(|&x, &y| p[y].unwrap_or(0.0).total_cmp(&p[x].unwrap_or(0.0)).then(ids[x].cmp(&ids[y])));
+    let mut out =
+        Report::new(["subscriber_id", "branch_id", "probability", "decile", "reason_1", "reason_2", "reason_3"]);
+    for &i in order.iter().take(a.limit) {
+        let mut row = vec![json!(ids[i]), json!(text[0][i]), json!(p[i]), json!(decile[i])];
+        row.extend(text[1..].iter().map(|c| json!(c[i])));
+        out.push(row);
+    }
+    out.print(r.format)?;
     Ok(())
 }
 

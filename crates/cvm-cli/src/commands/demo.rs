@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context as _;
 use clap::Parser;
 use serde_json::Value;
 
@@ -88,6 +89,30 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     step("4. What the warehouse holds");
     crate::run(crate::Cli::try_parse_from(["cvm", "warehouse", "--warehouse", &warehouse.to_string_lossy()])?)?;
+
+    // The analytics run describes the last month the warehouse has usage for.
+    let usage = cvm_domain::schema::table("usage").context("the schema declares usage")?;
+    let last_month = cvm_warehouse::store::months(&warehouse, usage).pop().context("the warehouse has no usage")?;
+    let w = warehouse.to_string_lossy().into_owned();
+    let cvm = |args: &[&str]| -> anyhow::Result<()> {
+        let mut argv = vec!["cvm"];
+        argv.extend_from_slice(args);
+        crate::run(crate::Cli::try_parse_from(argv)?)
+    };
+    step(&format!("5. Analytics run as of {last_month}: features, value, lifecycle, clusters, segments"));
+    cvm(&["run", "--warehouse", &w, "--as-of", &last_month])?;
+    step("6. Value pyramid (cvm value) and Pareto curve (cvm value --pareto)");
+    cvm(&["value", "--warehouse", &w, "--as-of", &last_month])?;
+    cvm(&["value", "--warehouse", &w, "--as-of", &last_month, "--pareto"])?;
+    step("7. Lifecycle groups (cvm lifecycle)");
+    cvm(&["lifecycle", "--warehouse", &w, "--as-of", &last_month])?;
+    step("8. Clusters (cvm clusters)");
+    cvm(&["clusters", "--warehouse", &w, "--as-of", &last_month])?;
+    step("9. Segment validity (cvm segments validate)");
+    cvm(&["segments", "validate", "--warehouse", &w, "--as-of", &last_month])?;
+    step("10. Churn warnings by kind and by rule (cvm warnings)");
+    cvm(&["warnings", "--warehouse", &w, "--as-of", &last_month])?;
+    cvm(&["warnings", "--warehouse", &w, "--as-of", &last_month, "--by", "rule"])?;
 
     println!("\ndemo finished in {:.1} s; warehouse: {}", started.elapsed().as_secs_f64(), warehouse.display());
     Ok(())

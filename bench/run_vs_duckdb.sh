@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the whole `cvm run` (features, value pyramid, lifecycle, k-means,
+# segments and their validity) against DuckDB computing the same feature query alone, on the
+# same warehouse Parquet files.
+#
+#   bench/run_vs_duckdb.sh [SUBSCRIBERS ...]          default: 1000000 10000000
+#   MONTHS=3 AS_OF=2026-10 bench/run_vs_duckdb.sh 1000000
+#
+# The warehouse is made by `cvm import` of a generated export (bench/import_vs_duckdb.sh makes
+# the same ones; they are reused when present). DuckDB runs the SQL `cvm run --print-sql`
+# prints, with dates compared as days since 1970 written DuckDB's way, over views of the same
+# Parquet files, and materialises the result (as cvm does). Prints both times, the ratio and
+# peak RSS. DuckDB comes from PyPI in a virtualenv outside the product.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MONTHS="${MONTHS:-3}"
+SEED="${SEED:-7}"
+AS_OF="${AS_OF:-2026-10}"
+BENCH_DIR="${BENCH_DIR:-$HOME/.cache/telco-cvm/bench-data}"
+VENV="${VENV:-$HOME/.cache/telco-cvm/venv}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/telco-cvm/target}"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000000 10000000)
+
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -c 'import duckdb' 2>/dev/null || "$VENV/bin/pip" install -q duckdb
+cargo build --release -q -p cvm-cli
+CVM="$CARGO_TARGET_DIR/release/cvm"
+
+peak_rss_mib() { awk '/Maximum resident set size/ {printf "%.0f", $NF/1024}' "$1"; }
+cpu_s() { awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$1"; }
+calc() { python3 -c "print(f'{$1:.2f}')"; }
+
+for n in "${sizes[@]}"; do
+  export_dir="$BENCH_DIR/export-$n-$MONTHS"
+  wh="$BENCH_DIR/wh-cvm-$n"
+  if [ ! -f "$export_dir/truth/totals.json" ]; then
+    echo "generating $n subscribers x $MONTHS months into $export_dir"
+    "$CVM" generate --subscribers "$n" --months "$MONTHS" --seed "$SEED" --out "$export_dir" >/dev/null
+  fi
+  if [ ! -d "$wh/subscribers" ]; then
+    echo "importing into $wh"
+    "$CVM" import "$export_dir" --warehouse "$wh" --format json >/dev/null
+  fi
+  "$CVM" run --warehouse "$wh" --as-of "$AS_OF" --print-sql >"$BENCH_DIR/features-$AS_OF.sql"
+  sync
+
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  start=$(date +%s.%N)
+  /usr/bin/time -v -o "$BENCH_DIR/run-$n.time" "$CVM" run --warehouse "$wh" --as-of "$AS_OF" --format json >"$BENCH_DIR/run-$n.json" 2>"$BENCH_DIR/run-$n.log"
+  cvm_s=$(calc "$(date +%s.%N) - $start")
+
+  /usr/bin/time -v -o "$BENCH_DIR/duckdb-run-$n.time" "$VENV/bin/python" - "$wh" "$AS_OF" "$BENCH_DIR/features-$AS_OF.sql" <<'PY' >"$BENCH_DIR/duckdb-run-$n.txt"
+import glob, re, sys, time, duckdb
+wh, as_of, sql_path = sys.argv[1], sys.argv[2], sys.argv[3]
+sql = open(sql_path).read()
+# DataFusion compares dates as CAST(d AS INT) (days since 1970); DuckDB subtracts dates.
+sql = re.sub(r"CAST\(([\w.]+) AS INT\)", r"(\1 - DATE '1970-01-01')", sql)
+y, m = map(int, as_of.split("-"))
+window = [f"{(y * 12 + m - 1 - k) // 12:04d}-{(y * 12 + m - 1 - k) % 12 + 1:02d}" for k in (2, 1, 0)]
+con = duckdb.connect()
+for t in ["subscribers", "plans", "devices", "holdings"]:
+    con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{wh}/{t}/snapshot.parquet')")
+usage = [f"{wh}/usage/month={m}/data.parquet" for m in window]
+con.execute(f"CREATE VIEW usage AS SELECT * FROM read_parquet({usage!r})")
+events = sorted(p for p in glob.glob(f"{wh}/events/month=*/data.parquet") if p.split("month=")[1][:7] <= as_of)
+con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet({events!r})")
+t0 = time.time()
+# Materialised as a table, like cvm's result in memory (not written to disk).
+con.execute(f"CREATE TABLE features AS {sql}")
+rows = con.execute("SELECT count(*) FROM features").fetchone()[0]
+print(f"{time.time() - t0:.2f} {rows}")
+PY
+  read -r duck_s duck_rows <"$BENCH_DIR/duckdb-run-$n.txt"
+  cvm_rows=$("$VENV/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))[0]['subscribers'])" "$BENCH_DIR/run-$n.json")
+  echo
+  echo "== $n subscribers, run as of $AS_OF ($(nproc) cores)"
+  printf '  cvm run (whole run):        %7.2f s wall  %6.1f s CPU  peak RSS %s MiB  rows %s\n' "$cvm_s" "$(cpu_s "$BENCH_DIR/run-$n.time")" "$(peak_rss_mib "$BENCH_DIR/run-$n.time")" "$cvm_rows"
+  sed 's/^/    /' "$BENCH_DIR/run-$n.log"
+  printf '  duckdb feature query alone: %7.2f s wall  %6.1f s CPU  peak RSS %s MiB  rows %s\n' "$duck_s" "$(cpu_s "$BENCH_DIR/duckdb-run-$n.time")" "$(peak_rss_mib "$BENCH_DIR/duckdb-run-$n.time")" "$duck_rows"
+  printf '  ratio cvm/duckdb:           %7.2f wall  (below 1 means the whole cvm run is faster than the query alone)\n' "$(calc "$cvm_s / $duck_s")"
+  echo "  machine load average before the run: $load"
+done

@@ -1,0 +1,362 @@
+//! The feature query: one row per subscriber in the run's population.
+//!
+//! Definitions (window = the three months ending at the as-of month; "months present" =
+//! window months with a usage row; money in yuan):
+//!
+//! - population: subscribers who joined by the as-of month end and whose status is not
+//!   `closed`, plus closed ones that closed in or after the as-of month or have usage in it
+//!   (they were on the network during the month; a line that closes may have no usage row
+//!   for its last month).
+//! - `months_with_usage`: window months with a usage row (0-3).
+//! - `arpu_3m_avg`, `mou_3m_avg`, `dou_3m_avg`, `sms_3m_avg`, `days_active_avg`: sum over
+//!   the months present / months present; null without usage.
+//! - `arpu_last`, `mou_last`, `dou_last`, `days_active_last`: the as-of month's value; null without a usage row
+//!   that month (a missing bill is not a zero bill).
+//! - `arpu_trend`: least-squares slope of revenue over the months present, month number
+//!   t = 0, 1, 2 in the window, in yuan a month: (nΣty - ΣtΣy) / (nΣt² - (Σt)²); null
+//!   with fewer than two months. Written with plain sums: `regr_slope` is ~9x slower.
+//! - `arpu_last_vs_avg`: `arpu_last / arpu_3m_avg`; null when the average is 0.
+//! - `mou_last_vs_prev`, `dou_last_vs_prev`: the as-of month's value / the average of the
+//!   earlier months present (1.0 = unchanged); null without both, or when that average is 0.
+//! - `recharge_amount_3m`, `recharge_count_3m`, `overage_fee_3m`: sums over the window
+//!   (0 without usage).
+//! - `months_over_quota`: months present with `overage_fee > 0`.
+//! - `voice_util`, `data_util`, `sms_util`: the 3-month average use / the current plan's
+//!   allowance (the average of the monthly ratios, as the allowance is the same each
+//!   month); null when the allowance is 0 or without usage.
+//! - `single_stop_days`, `dual_stop_days`: days of the window the line spent in that stop.
+//!   A stop starts at a `single_stop`/`dual_stop` event, or at `status_since` when the
+//!   subscriber's status is a stop (the same stop from both sources is counted once), and
+//!   lasts until the next stop or resume event of a later day, the line's closure, or to the
+//!   as-of month end inclusive; days are clipped to the window.
+//! - `single_stop_run_days`, `dual_stop_run_days`: the longest stop of that kind that
+//!   overlaps the as-of month, in days from its start (even before the window) to its end
+//!   (a resume, another stop, the line's closure) or to the as-of month end; 0 without one.
+//!   The 7-day dual-stop warning reads this.
+//! - `complaints_3m`, `port_out_requests_3m`, `number_changes_3m`, `plan_changes_3m`: events
+//!   of that type in the window.
+//! - `tenure_months`: calendar months from the join month to the as-of month
+//!   (joined 2015-03-10, as-of 2026-10: 139).
+//! - `age`: as-of year - `birth_year`.
+//! - `has_broadband`, `has_iptv`, `has_fixed_line`, `has_fibre`, `has_family_plan`,
+//!   `has_group_vpn`: a holding of that product that started by the as-of month end and has
+//!   no end date or one on or after the window start.
+//! - `device_tier` (from the device catalog), `device_age_months`: calendar months from the
+//!   month of `device_since` to the as-of month.
+//! - profile columns as in the subscribers table: gender, occupation, income_band, region,
+//!   area_type, branch_id, brand, payment_type, plan_id, vip_level, club_member,
+//!   consent_sms, consent_call, consent_app_push, do_not_disturb, family_size.
+//! - `plan_vip`: the current plan is a VIP plan.
+//! - `left_network`: the line closed in the as-of month (status `closed` since a day of that
+//!   month). An outcome, not a predictor: the churn model must not train on it.
+//!
+//! Plan utilisation uses the subscriber's current plan: the warehouse keeps no plan
+//! history per month yet.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cvm_domain::Month;
+use cvm_domain::schema::{self, Table};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::datasource::MemTable;
+use datafusion::execution::options::ParquetReadOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::{AnalyticsError, Result};
+
+/// Months in the feature window, the as-of month included.
+pub const WINDOW_MONTHS: i32 = 3;
+
+/// The months and days a run looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The as-of month, last of the window.
+    pub as_of: Month,
+}
+
+impl Window {
+    /// The window ending at `as_of`.
+    pub fn new(as_of: Month) -> Window {
+        Window { as_of }
+    }
+
+    /// The window's months, oldest first.
+    pub fn months(self) -> Vec<Month> {
+        (0..WINDOW_MONTHS).rev().map(|k| self.as_of.plus(-k)).collect()
+    }
+
+    /// First month of the window.
+    pub fn first(self) -> Month {
+        self.as_of.plus(1 - WINDOW_MONTHS)
+    }
+
+    /// First day of the window, in days since 1970-01-01 (as Arrow's Date32).
+    pub fn start_day(self) -> i32 {
+        self.first().first_day().days_since_epoch()
+    }
+
+    /// The day after the as-of month, in days since 1970-01-01: the window's exclusive end.
+    pub fn end_day(self) -> i32 {
+        self.as_of.last_day().days_since_epoch() + 1
+    }
+}
+
+/// The features of one run: a single batch sorted by `subscriber_id`.
+#[derive(Debug, Clone)]
+pub struct Features {
+    /// The window the features describe.
+    pub window: Window,
+    /// One row per subscriber.
+    pub batch: RecordBatch,
+}
+
+/// The feature query; `{m0}`..`{m2}` are the window months, `{ws}`/`{we}` the window's first
+/// and after-last day and `{as_of_index}`/`{as_of_year}` the as-of month as numbers,
+/// substituted by [`feature_sql`] (`{ms}`: first day of the as-of month). Dates compare as days since 1970 (`CAST(d AS INT)`).
+pub const FEATURES_SQL: &str = r#"
+WITH
+u AS (
+  SELECT subscriber_id, month, revenue, voice_min, data_mb, sms, recharge_amount, recharge_count,
+         overage_fee, days_active,
+         CASE month WHEN '{m0}' THEN 0 WHEN '{m1}' THEN 1 ELSE 2 END AS t
+  FROM usage
+  WHERE month >= '{m0}' AND month <= '{m2}'
+),
+ua AS (
+  SELECT subscriber_id,
+    COUNT(*) AS n,
+    SUM(revenue) AS rev_sum,
+    SUM(t) AS t_sum,
+    SUM(t * t) AS tt_sum,
+    SUM(revenue * t) AS ty_sum,
+    SUM(voice_min) AS voice_sum,
+    SUM(data_mb) AS data_sum,
+    SUM(sms) AS sms_sum,
+    SUM(days_active) AS days_active_sum,
+    SUM(recharge_amount) AS recharge_amount_3m,
+    SUM(recharge_count) AS recharge_count_3m,
+    SUM(overage_fee) AS overage_fee_3m,
+    SUM(CASE WHEN overage_fee > 0 THEN 1 ELSE 0 END) AS months_over_quota,
+    MAX(CASE WHEN t = 2 THEN revenue END) AS rev_last,
+    MAX(CASE WHEN t = 2 THEN voice_min END) AS voice_last,
+    MAX(CASE WHEN t = 2 THEN data_mb END) AS data_last,
+    MAX(CASE WHEN t = 2 THEN days_active END) AS days_active_last,
+    SUM(CASE WHEN t < 2 THEN 1 ELSE 0 END) AS n_prev,
+    SUM(CASE WHEN t < 2 THEN voice_min ELSE 0 END) AS voice_prev_sum,
+    SUM(CASE WHEN t < 2 THEN data_mb ELSE 0 END) AS data_prev_sum
+  FROM u
+  GROUP BY subscriber_id
+),
+status_events AS (
+  SELECT subscriber_id, CAST(event_date AS INT) AS d, event_type AS kind
+  FROM events
+  WHERE event_type IN ('single_stop', 'dual_stop', 'resume') AND CAST(event_date AS INT) < {we}
+  UNION
+  SELECT subscriber_id, CAST(status_since AS INT) AS d, status AS kind
+  FROM subscribers
+  WHERE status IN ('single_stop', 'dual_stop', 'closed') AND CAST(status_since AS INT) < {we}
+),
+stops AS (
+  SELECT s.subscriber_id, s.kind, s.d AS start_d, COALESCE(MIN(n.d), {we}) AS end_d
+  FROM status_events s
+  LEFT JOIN status_events n ON n.subscriber_id = s.subscriber_id AND n.d > s.d
+  WHERE s.kind IN ('single_stop', 'dual_stop')
+  GROUP BY s.subscriber_id, s.kind, s.d
+),
+stop_days AS (
+  SELECT subscriber_id,
+    SUM(CASE WHEN kind = 'single_stop' THEN GREATEST(LEAST(end_d, {we}) - GREATEST(start_d, {ws}), 0) ELSE 0 END)
+      AS single_stop_days,
+    SUM(CASE WHEN kind = 'dual_stop' THEN GREATEST(LEAST(end_d, {we}) - GREATEST(start_d, {ws}), 0) ELSE 0 END)
+      AS dual_stop_days,
+    MAX(CASE WHEN kind = 'single_stop' AND end_d > {ms} THEN end_d - start_d ELSE 0 END) AS single_stop_run_days,
+    MAX(CASE WHEN kind = 'dual_stop' AND end_d > {ms} THEN end_d - start_d ELSE 0 END) AS dual_stop_run_days
+  FROM stops
+  GROUP BY subscriber_id
+),
+ev AS (
+  SELECT subscriber_id,
+    SUM(CASE WHEN event_type = 'complaint' THEN 1 ELSE 0 END) AS complaints_3m,
+    SUM(CASE WHEN event_type = 'port_out_request' THEN 1 ELSE 0 END) AS port_out_requests_3m,
+    SUM(CASE WHEN event_type = 'number_change' THEN 1 ELSE 0 END) AS number_changes_3m,
+    SUM(CASE WHEN event_type = 'plan_change' THEN 1 ELSE 0 END) AS plan_changes_3m
+  FROM events
+  WHERE CAST(event_date AS INT) >= {ws} AND CAST(event_date AS INT) < {we}
+  GROUP BY subscriber_id
+),
+ho AS (
+  SELECT subscriber_id,
+    MAX(CASE WHEN product = 'broadband' THEN 1 ELSE 0 END) AS broadband,
+    MAX(CASE WHEN product = 'iptv' THEN 1 ELSE 0 END) AS iptv,
+    MAX(CASE WHEN product = 'fixed_line' THEN 1 ELSE 0 END) AS fixed_line,
+    MAX(CASE WHEN product = 'fibre' THEN 1 ELSE 0 END) AS fibre,
+    MAX(CASE WHEN product = 'family_plan' THEN 1 ELSE 0 END) AS family_plan,
+    MAX(CASE WHEN product = 'group_vpn' THEN 1 ELSE 0 END) AS group_vpn
+  FROM holdings
+  WHERE CAST(start_date AS INT) < {we} AND (end_date IS NULL OR CAST(end_date AS INT) >= {ws})
+  GROUP BY subscriber_id
+),
+billed_last AS (
+  SELECT DISTINCT subscriber_id FROM usage WHERE month = '{m2}'
+)
+SELECT
+  s.subscriber_id,
+  COALESCE(ua.n, 0) AS months_with_usage,
+  CAST(ua.rev_sum AS DOUBLE) / ua.n AS arpu_3m_avg,
+  CAST(ua.rev_last AS DOUBLE) AS arpu_last,
+  CASE WHEN ua.n >= 2 THEN
+    (ua.n * CAST(ua.ty_sum AS DOUBLE) - ua.t_sum * CAST(ua.rev_sum AS DOUBLE))
+      / CAST(ua.n * ua.tt_sum - ua.t_sum * ua.t_sum AS DOUBLE)
+  END AS arpu_trend,
+  CAST(ua.rev_last AS DOUBLE) / NULLIF(CAST(ua.rev_sum AS DOUBLE) / ua.n, 0) AS arpu_last_vs_avg,
+  CAST(ua.voice_sum AS DOUBLE) / ua.n AS mou_3m_avg,
+  CAST(ua.data_sum AS DOUBLE) / ua.n AS dou_3m_avg,
+  CAST(ua.sms_sum AS DOUBLE) / ua.n AS sms_3m_avg,
+  ua.voice_last AS mou_last,
+  ua.data_last AS dou_last,
+  CAST(ua.voice_last AS DOUBLE) / NULLIF(CAST(ua.voice_prev_sum AS DOUBLE) / NULLIF(ua.n_prev, 0), 0) AS mou_last_vs_prev,
+  CAST(ua.data_last AS DOUBLE) / NULLIF(CAST(ua.data_prev_sum AS DOUBLE) / NULLIF(ua.n_prev, 0), 0) AS dou_last_vs_prev,
+  CAST(COALESCE(ua.recharge_amount_3m, 0) AS DECIMAL(18, 2)) AS recharge_amount_3m,
+  COALESCE(ua.recharge_count_3m, 0) AS recharge_count_3m,
+  CAST(COALESCE(ua.overage_fee_3m, 0) AS DECIMAL(18, 2)) AS overage_fee_3m,
+  CAST(ua.days_active_sum AS DOUBLE) / ua.n AS days_active_avg,
+  ua.days_active_last,
+  COALESCE(ua.months_over_quota, 0) AS months_over_quota,
+  CAST(ua.voice_sum AS DOUBLE) / ua.n / CAST(NULLIF(p.voice_min, 0) AS DOUBLE) AS voice_util,
+  CAST(ua.data_sum AS DOUBLE) / ua.n / CAST(NULLIF(p.data_mb, 0) AS DOUBLE) AS data_util,
+  CAST(ua.sms_sum AS DOUBLE) / ua.n / CAST(NULLIF(p.sms, 0) AS DOUBLE) AS sms_util,
+  CAST(COALESCE(sd.single_stop_days, 0) AS BIGINT) AS single_stop_days,
+  CAST(COALESCE(sd.dual_stop_days, 0) AS BIGINT) AS dual_stop_days,
+  COALESCE(ev.complaints_3m, 0) AS complaints_3m,
+  COALESCE(ev.port_out_requests_3m, 0) AS port_out_requests_3m,
+  COALESCE(ev.number_changes_3m, 0) AS number_changes_3m,
+  COALESCE(ev.plan_changes_3m, 0) AS plan_changes_3m,
+  CAST(COALESCE(sd.single_stop_run_days, 0) AS BIGINT) AS single_stop_run_days,
+  CAST(COALESCE(sd.dual_stop_run_days, 0) AS BIGINT) AS dual_stop_run_days,
+  {as_of_index} - (CAST(date_part('year', s.join_date) AS BIGINT) * 12
+                   + CAST(date_part('month', s.join_date) AS BIGINT) - 1) AS tenure_months,
+  COALESCE(ho.broadband, 0) = 1 AS has_broadband,
+  COALESCE(ho.iptv, 0) = 1 AS has_iptv,
+  COALESCE(ho.fixed_line, 0) = 1 AS has_fixed_line,
+  COALESCE(ho.fibre, 0) = 1 AS has_fibre,
+  COALESCE(ho.family_plan, 0) = 1 AS has_family_plan,
+  COALESCE(ho.group_vpn, 0) = 1 AS has_group_vpn,
+  d.tier AS device_tier,
+  {as_of_index} - (CAST(date_part('year', s.device_since) AS BIGINT) * 12
+                   + CAST(date_part('month', s.device_since) AS BIGINT) - 1) AS device_age_months,
+  s.gender,
+  {as_of_year} - s.birth_year AS age,
+  s.occupation, s.income_band, s.region, s.area_type, s.branch_id, s.brand, s.payment_type, s.plan_id,
+  s.vip_level, s.club_member, s.consent_sms, s.consent_call, s.consent_app_push, s.do_not_disturb,
+  s.family_size,
+  p.vip AS plan_vip,
+  s.status = 'closed' AND CAST(s.status_since AS INT) >= {ms} AND CAST(s.status_since AS INT) < {we} AS left_network
+FROM subscribers s
+LEFT JOIN ua ON ua.subscriber_id = s.subscriber_id
+LEFT JOIN plans p ON p.plan_id = s.plan_id
+LEFT JOIN stop_days sd ON sd.subscriber_id = s.subscriber_id
+LEFT JOIN ev ON ev.subscriber_id = s.subscriber_id
+LEFT JOIN ho ON ho.subscriber_id = s.subscriber_id
+LEFT JOIN devices d ON d.device_model = s.device_model
+LEFT JOIN billed_last b ON b.subscriber_id = s.subscriber_id
+WHERE CAST(s.join_date AS INT) < {we}
+  AND (s.status <> 'closed' OR CAST(s.status_since AS INT) >= {ms} OR b.subscriber_id IS NOT NULL)
+ORDER BY s.subscriber_id
+"#;
+
+/// The feature query for `window`.
+pub fn feature_sql(window: Window) -> String {
+    // The query is written for WINDOW_MONTHS = 3: t = 0, 1, 2.
+    let [m0, m1, m2] = [0, 1, 2].map(|i| window.first().plus(i).to_string());
+    FEATURES_SQL
+        .replace("{m0}", &m0)
+        .replace("{m1}", &m1)
+        .replace("{m2}", &m2)
+        .replace("{ws}", &window.start_day().to_string())
+        .replace("{we}", &window.end_day().to_string())
+        .replace("{ms}", &window.as_of.first_day().days_since_epoch().to_string())
+        .replace("{as_of_index}", &window.as_of.index().to_string())
+        .replace("{as_of_year}", &window.as_of.year().to_string())
+}
+
+/// Computes the features of every subscriber in the population of `window` from warehouse
+/// `root`.
+pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
+    let subscribers = table("subscribers")?;
+    if !cvm_warehouse::store::snapshot_path(root, subscribers).exists() {
+        return Err(AnalyticsError::Warehouse {
+            path: root.to_path_buf(),
+            what: "no subscribers table: import an export first".into(),
+        });
+    }
+    let mut config = SessionConfig::new();
+    // Plain Utf8 text, as the warehouse stores it: view types would leak into
+    // features.parquet and change its schema with DataFusion's defaults.
+    config.options_mut().execution.parquet.schema_force_view_types = false;
+    let ctx = SessionContext::new_with_config(config);
+    for name in ["subscribers", "plans", "devices", "holdings"] {
+        let t = table(name)?;
+        register(&ctx, t, &cvm_warehouse::store::table_files(root, t)).await?;
+    }
+    let window_months: Vec<String> = window.months().iter().map(Month::to_string).collect();
+    let usage = table("usage")?;
+    let usage_files: Vec<_> = window_months
+        .iter()
+        .map(|m| cvm_warehouse::store::partition_path(root, usage, m))
+        .filter(|p| p.exists())
+        .collect();
+    register(&ctx, usage, &usage_files).await?;
+    // Every event month up to the as-of month: a stop begun before the window lasts into it.
+    let events = table("events")?;
+    let as_of = window.as_of.to_string();
+    let event_files: Vec<_> = cvm_warehouse::store::months(root, events)
+        .into_iter()
+        .filter(|m| *m <= as_of)
+        .map(|m| cvm_warehouse::store::partition_path(root, events, &m))
+        .collect();
+    register(&ctx, events, &event_files).await?;
+
+    let df = ctx.sql(&feature_sql(window)).await?;
+    let planned = df.schema().inner().clone();
+    let batches = df.collect().await?;
+    // The executed batches' schema, where there are any: it is what the rows really carry.
+    let schema = batches.first().map(RecordBatch::schema).unwrap_or(planned);
+    // One batch, so the Parquet file's pages do not depend on how DataFusion split the rows.
+    let batch = concat_batches(&schema, &batches)?;
+    Ok(Features { window, batch })
+}
+
+/// The schema declaration of an input table.
+fn table(name: &str) -> Result<&'static Table> {
+    schema::table(name)
+        .ok_or_else(|| AnalyticsError::Warehouse { path: name.into(), what: "not a table of the input schema".into() })
+}
+
+/// Registers input table `name` as an empty table of its declared columns.
+pub(crate) fn register_empty(ctx: &SessionContext, name: &str) -> Result<()> {
+    let t = table(name)?;
+    let schema = cvm_warehouse::arrow_schema::arrow_schema(t);
+    ctx.register_table(t.name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+    Ok(())
+}
+
+/// Registers `files` as `table` in `ctx`; no files is an empty table of the declared
+/// columns (an operator may not export holdings or events at all).
+async fn register(ctx: &SessionContext, table: &Table, files: &[std::path::PathBuf]) -> Result<()> {
+    if files.is_empty() {
+        return register_empty(ctx, table.name);
+    }
+    let paths = files
+        .iter()
+        .map(|p| {
+            p.to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| AnalyticsError::Warehouse { path: p.clone(), what: "path is not UTF-8".into() })
+        })
+        .collect::<Result<Vec<String>>>()?;
+    let df = ctx.read_parquet(paths, ParquetReadOptions::default()).await?;
+    ctx.register_table(table.name, df.into_view())?;
+    Ok(())
+}

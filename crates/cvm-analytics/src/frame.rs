@@ -1,0 +1,32 @@
+//! Reading columns of query results by name, whatever numeric type the engine chose.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+
+use crate::{AnalyticsError, Result};
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array> {
+    batch.column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| AnalyticsError::Warehouse {
+        path: "features".into(),
+        what: format!("a result lacks column `{name}`"),
+    })
+}
+
+/// Column `name` as floats (nulls kept).
+pub fn f64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
+    let c = cast(column(batch, name)?, &DataType::Float64)?;
+    Ok(c.as_primitive::<Float64Type>().iter().collect())
+}
+
+/// Column `name` as whole numbers (nulls kept).
+pub fn i64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+    let c = cast(column(batch, name)?, &DataType::Int64)?;
+    Ok(c.as_primitive::<Int64Type>().iter().collect())
+}
+
+/// Column `name` as text (nulls kept).
+pub fn string_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let c = cast(column(batch, name)?, &DataType::Utf8)?;
+    Ok(c.as_string::<i32>().iter().map(|v| v.map(str::to_owned)).collect())
+}

@@ -1,0 +1,334 @@
+//! Segments (客户细分): analysts' predicates over the feature columns, the built-in schemes,
+//! their members, and the validity report (measurable, accessible, substantial,
+//! differentiable).
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::DFSchema;
+use datafusion::functions_aggregate::expr_fn::{avg, count, stddev_pop, sum};
+use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::prelude::{DataFrame, SessionContext, cast, col, lit, when};
+use serde::{Deserialize, Serialize};
+use std::ops::Not;
+use std::sync::Arc;
+
+use crate::config::{RunConfig, ValidityThresholds};
+use crate::expression::{self, CheckedExpr};
+use crate::frame::{f64_column, i64_column};
+use crate::{AnalyticsError, Result};
+
+/// The built-in schemes (China Mobile brands, SK Telecom age groups, lifecycle groups).
+pub const BUILTIN_SEGMENTS: &str = include_str!("builtin_segments.toml");
+
+/// Behavioural features whose profile tells segments apart (before campaign responses).
+pub const PROFILE_FEATURES: &[&str] =
+    &["arpu_3m_avg", "mou_3m_avg", "dou_3m_avg", "sms_3m_avg", "days_active_avg", "tenure_months"];
+
+/// A segments file: `[[segment]]` tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentFile {
+    /// The segments, in file order.
+    #[serde(rename = "segment", default)]
+    pub segments: Vec<SegmentDef>,
+}
+
+/// One segment as an analyst defines it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentDef {
+    /// Name: 1-64 of `a-z 0-9 _`.
+    pub name: String,
+    /// Scheme it belongs to (`custom` for an analyst's own).
+    #[serde(default = "custom")]
+    pub scheme: String,
+    /// What the segment is, for people.
+    #[serde(default)]
+    pub description: String,
+    /// The predicate, in SQL WHERE syntax over the feature columns.
+    #[serde(rename = "where")]
+    pub predicate: String,
+}
+
+fn custom() -> String {
+    "custom".into()
+}
+
+impl SegmentFile {
+    /// Reads a segments file from TOML text; `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<SegmentFile> {
+        toml::from_str(text).map_err(|e| AnalyticsError::Config { origin: origin.into(), what: e.to_string() })
+    }
+}
+
+/// Every segment of a run: the built-in schemes, one per value tier, then the analyst's.
+pub fn all_segments(config: &RunConfig, analyst: &SegmentFile) -> Result<Vec<SegmentDef>> {
+    let mut all = SegmentFile::from_toml(BUILTIN_SEGMENTS, "built-in segments")?.segments;
+    for tier in &config.value.tiers {
+        all.push(SegmentDef {
+            name: format!("value_{}", tier.name),
+            scheme: "value_tier".into(),
+            description: format!("Value tier `{}`: {}", tier.name, tier.strategy),
+            // Tier names are checked to be a-z, 0-9 and _ (config.rs): safe inside quotes.
+            predicate: format!("value_tier = '{}'", tier.name),
+        });
+    }
+    all.extend(analyst.segments.iter().cloned());
+    Ok(all)
+}
+
+/// A segment whose predicate passed the checker and typed as a condition.
+#[derive(Debug, Clone)]
+pub struct CheckedSegment {
+    /// The definition.
+    pub def: SegmentDef,
+    /// The checked predicate.
+    pub predicate: CheckedExpr,
+    /// The predicate as a DataFusion expression over the features.
+    pub expr: Expr,
+}
+
+/// Checks names and predicates of `defs` against the feature table's `schema`.
+pub fn check_segments(ctx: &SessionContext, schema: &DFSchema, defs: &[SegmentDef]) -> Result<Vec<CheckedSegment>> {
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
+    let mut checked = Vec::with_capacity(defs.len());
+    for (i, def) in defs.iter().enumerate() {
+        let refuse = |what: String| AnalyticsError::Segment { name: def.name.clone(), what };
+        let name_ok = !def.name.is_empty()
+            && def.name.len() <= 64
+            && def.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !name_ok {
+            return Err(refuse("a segment name is 1-64 of a-z, 0-9 and _".into()));
+        }
+        if defs[..i].iter().any(|d| d.name == def.name) {
+            return Err(refuse("the name is used twice (built-in segments count too)".into()));
+        }
+        let predicate = expression::check(&def.predicate, &columns).map_err(|e| refuse(format!("where: {e}")))?;
+        let expr = ctx.parse_sql_expr(&predicate.text, schema).map_err(|e| refuse(format!("where: {e}")))?;
+        let kind = expr.get_type(schema).map_err(|e| refuse(format!("where: {e}")))?;
+        if kind != DataType::Boolean {
+            return Err(refuse(format!("where: not a yes/no condition (it gives {kind})")));
+        }
+        checked.push(CheckedSegment { def: def.clone(), predicate, expr });
+    }
+    Ok(checked)
+}
+
+/// A segment's measures, as the validity report shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentValidity {
+    /// Segment name.
+    pub name: String,
+    /// Scheme.
+    pub scheme: String,
+    /// Description.
+    pub description: String,
+    /// The predicate.
+    #[serde(rename = "where")]
+    pub predicate: String,
+    /// Members.
+    pub subscribers: u64,
+    /// Members / population.
+    pub subscriber_share: f64,
+    /// Monthly revenue of the members (sum of 3-month average ARPU), yuan.
+    pub revenue: f64,
+    /// Revenue / population revenue.
+    pub revenue_share: f64,
+    /// Average monthly ARPU of the members, yuan (null when empty).
+    pub arpu: Option<f64>,
+    /// Share of members reachable through a consented channel (SMS, call or app push) and
+    /// not on the do-not-disturb list.
+    pub reachable_share: Option<f64>,
+    /// Distance of the members' behaviour from the population's: root mean square of the
+    /// standardised differences of the means of [`PROFILE_FEATURES`].
+    pub profile_distance: Option<f64>,
+    /// Size and revenue could be computed (the segment has members).
+    pub measurable: bool,
+    /// `reachable_share` reaches the threshold.
+    pub accessible: bool,
+    /// `revenue_share` reaches the threshold.
+    pub substantial: bool,
+    /// Differs from the population (profile distance, until campaign responses exist).
+    pub differentiable: bool,
+    /// Churn in the as-of month among the members (left the network), where measurable.
+    pub churn_rate: Option<f64>,
+}
+
+/// The validity report of a run's segments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentReport {
+    /// Subscribers in the run.
+    pub population: u64,
+    /// Their monthly revenue, yuan.
+    pub population_revenue: f64,
+    /// The thresholds used.
+    pub thresholds: ValidityThresholds,
+    /// How differentiable was judged.
+    pub differentiable_basis: String,
+    /// One entry per segment, in definition order.
+    pub segments: Vec<SegmentValidity>,
+}
+
+/// Monthly revenue of a subscriber: 3-month average ARPU, 0 without usage.
+pub fn revenue_expr() -> Expr {
+    datafusion::functions::expr_fn::coalesce(vec![col("arpu_3m_avg"), lit(0.0)])
+}
+
+/// Reachable for marketing: a consented channel and not do-not-disturb.
+fn reachable_expr() -> Expr {
+    col("do_not_disturb").not().and(col("consent_sms").or(col("consent_call")).or(col("consent_app_push")))
+}
+
+/// 1 when `e` holds, else 0, as a float to sum.
+fn indicator(e: Expr) -> Result<Expr> {
+    Ok(when(e, lit(1.0)).otherwise(lit(0.0))?)
+}
+
+/// Members of every segment, as (segment, subscriber_id) rows sorted by segment order then
+/// subscriber, and the validity report.
+pub async fn evaluate(
+    features: &DataFrame,
+    segments: &[CheckedSegment],
+    thresholds: &ValidityThresholds,
+) -> Result<(RecordBatch, SegmentReport)> {
+    // The population's means and spreads of the profile features, and its totals.
+    let mut aggs = vec![count(lit(1)).alias("n"), sum(revenue_expr()).alias("revenue")];
+    for f in PROFILE_FEATURES {
+        aggs.push(avg(cast(col(*f), DataType::Float64)).alias(format!("mean_{f}")));
+        aggs.push(stddev_pop(cast(col(*f), DataType::Float64)).alias(format!("sd_{f}")));
+    }
+    let population = one_row(features.clone().aggregate(vec![], aggs)?).await?;
+    let n_pop = i64_column(&population, "n")?[0].unwrap_or(0).max(0) as u64;
+    let rev_pop = f64_column(&population, "revenue")?[0].unwrap_or(0.0);
+    let mut pop_profile = BTreeMap::new();
+    for f in PROFILE_FEATURES {
+        let mean = f64_column(&population, &format!("mean_{f}"))?[0];
+        let sd = f64_column(&population, &format!("sd_{f}"))?[0];
+        pop_profile.insert(*f, (mean, sd));
+    }
+
+    let mut names: Vec<String> = Vec::new();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut report = Vec::with_capacity(segments.len());
+    for seg in segments {
+        let members = features.clone().filter(seg.expr.clone())?;
+        let batches = members.clone().select(vec![col("subscriber_id")])?.collect().await?;
+        for b in &batches {
+            for id in i64_column(b, "subscriber_id")?.into_iter().flatten() {
+                names.push(seg.def.name.clone());
+                ids.push(id);
+            }
+        }
+        let mut aggs = vec![
+            count(lit(1)).alias("n"),
+            sum(revenue_expr()).alias("revenue"),
+            avg(indicator(reachable_expr())?).alias("reachable"),
+            avg(indicator(col("left_network"))?).alias("churn"),
+        ];
+        for f in PROFILE_FEATURES {
+            aggs.push(avg(cast(col(*f), DataType::Float64)).alias(format!("mean_{f}")));
+        }
+        let stats = one_row(members.aggregate(vec![], aggs)?).await?;
+        let n = i64_column(&stats, "n")?[0].unwrap_or(0).max(0) as u64;
+        let revenue = f64_column(&stats, "revenue")?[0].unwrap_or(0.0);
+        let reachable_share = f64_column(&stats, "reachable")?[0];
+        let churn_rate = f64_column(&stats, "churn")?[0];
+        // Root mean square of standardised mean differences over the features both have.
+        let mut squares = Vec::new();
+        for f in PROFILE_FEATURES {
+            let (Some(pm), Some(sd)) = pop_profile[f] else { continue };
+            if let Some(m) = f64_column(&stats, &format!("mean_{f}"))?[0]
+                && sd > 0.0
+            {
+                squares.push(((m - pm) / sd).powi(2));
+            }
+        }
+        let profile_distance =
+            (!squares.is_empty()).then(|| (squares.iter().sum::<f64>() / squares.len() as f64).sqrt());
+        let revenue_share = if rev_pop > 0.0 { revenue / rev_pop } else { 0.0 };
+        report.push(SegmentValidity {
+            name: seg.def.name.clone(),
+            scheme: seg.def.scheme.clone(),
+            description: seg.def.description.clone(),
+            predicate: seg.def.predicate.clone(),
+            subscribers: n,
+            subscriber_share: if n_pop > 0 { n as f64 / n_pop as f64 } else { 0.0 },
+            revenue,
+            revenue_share,
+            arpu: (n > 0).then(|| revenue / n as f64),
+            reachable_share,
+            profile_distance,
+            measurable: n > 0,
+            accessible: reachable_share.is_some_and(|s| s >= thresholds.accessible_share),
+            substantial: revenue_share >= thresholds.substantial_revenue_share,
+            differentiable: profile_distance.is_some_and(|d| d >= thresholds.differentiable_distance),
+            churn_rate,
+        });
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("segment", DataType::Utf8, false),
+        Field::new("subscriber_id", DataType::Int64, false),
+    ]));
+    let memberships =
+        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(names)), Arc::new(Int64Array::from(ids))])?;
+    let report = SegmentReport {
+        population: n_pop,
+        population_revenue: rev_pop,
+        thresholds: thresholds.clone(),
+        differentiable_basis: "profile distance from the population (no campaign responses in the warehouse yet)"
+            .into(),
+        segments: report,
+    };
+    Ok((memberships, report))
+}
+
+/// Executes an aggregate without groups: one row.
+pub(crate) async fn one_row(df: DataFrame) -> Result<RecordBatch> {
+    let batches = df.collect().await?;
+    let schema = batches.first().map(RecordBatch::schema).ok_or_else(|| AnalyticsError::Warehouse {
+        path: "features".into(),
+        what: "an aggregate gave no rows".into(),
+    })?;
+    Ok(datafusion::arrow::compute::concat_batches(&schema, &batches)?)
+}
+
+/// The validity report as Markdown, for `validity.md`.
+pub fn report_markdown(report: &SegmentReport, as_of: &str) -> String {
+    let mut md = format!(
+        "# Segment validity, run {as_of}\n\nPopulation: {} subscribers, monthly revenue {:.2} yuan.\n\
+         Thresholds: substantial when revenue share >= {:.1}%; accessible when >= {:.0}% reachable by a consented \
+         channel; differentiable when {}, distance >= {}.\n\n\
+         | segment | scheme | subscribers | share | revenue share | ARPU | reachable | distance | churn | measurable | accessible | substantial | differentiable |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        report.population,
+        report.population_revenue,
+        report.thresholds.substantial_revenue_share * 100.0,
+        report.thresholds.accessible_share * 100.0,
+        report.differentiable_basis,
+        report.thresholds.differentiable_distance,
+    );
+    let pct = |x: Option<f64>| x.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into());
+    let num = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    for s in &report.segments {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            s.name,
+            s.scheme,
+            s.subscribers,
+            pct(Some(s.subscriber_share)),
+            pct(Some(s.revenue_share)),
+            num(s.arpu),
+            pct(s.reachable_share),
+            num(s.profile_distance),
+            pct(s.churn_rate),
+            yes(s.measurable),
+            yes(s.accessible),
+            yes(s.substantial),
+            yes(s.differentiable),
+        ));
+    }
+    md
+}

@@ -1,0 +1,276 @@
+//! Customer value (客户价值), the value pyramid (价值金字塔) with its Pareto curve, and the
+//! lifecycle groups (生命周期) by tenure.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::{DataFrame, SessionContext, cast, col, lit, when};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ValueModel;
+use crate::expression;
+use crate::frame::{f64_column, i64_column, string_column};
+use crate::segments::revenue_expr;
+use crate::{AnalyticsError, Result};
+
+/// Lifecycle groups by tenure: name, description, churn driver, marketing emphasis.
+pub const LIFECYCLE_GROUPS: &[(&str, &str, &str, &str)] = &[
+    ("under_6m", "tenure under 6 months", "front-line service quality", "win and settle: onboarding care"),
+    ("6_12m", "tenure 6 to 12 months", "functional experience", "grow: upgrades and bundles"),
+    ("over_12m", "tenure over 12 months", "sustained experience", "retain and reward loyalty"),
+];
+
+/// Adds `value` (yuan a month, 0 without usage), `value_tier` and `lifecycle_group` to the
+/// features.
+pub fn with_value_and_lifecycle(ctx: &SessionContext, features: DataFrame, model: &ValueModel) -> Result<DataFrame> {
+    let schema = features.schema().clone();
+    let term = |field: &str, text: &str| -> Result<Expr> {
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
+        let bad = |what: String| AnalyticsError::Config { origin: format!("value.{field}"), what };
+        let checked = expression::check(text, &columns).map_err(|e| bad(e.to_string()))?;
+        let expr = ctx.parse_sql_expr(&checked.text, &schema).map_err(|e| bad(e.to_string()))?;
+        Ok(cast(expr, DataType::Float64))
+    };
+    let value = term("base", &model.base)? + lit(model.potential_weight) * term("potential", &model.potential)?
+        - lit(model.cost_weight) * term("cost", &model.cost)?
+        - lit(model.risk_weight) * term("risk", &model.risk)?;
+    let value = datafusion::functions::expr_fn::coalesce(vec![value, lit(0.0)]);
+    let df = features.with_column("value", value)?;
+
+    let (last, higher) = model.tiers.split_last().ok_or_else(|| AnalyticsError::Config {
+        origin: "value.tiers".into(),
+        what: "at least one tier is needed".into(),
+    })?;
+    let tier = match higher.split_first() {
+        None => lit(last.name.clone()),
+        Some((first, rest)) => {
+            let mut case = when(col("value").gt_eq(lit(first.min_value)), lit(first.name.clone()));
+            for t in rest {
+                case = case.when(col("value").gt_eq(lit(t.min_value)), lit(t.name.clone()));
+            }
+            case.otherwise(lit(last.name.clone()))?
+        }
+    };
+    let lifecycle = when(col("tenure_months").lt(lit(6_i64)), lit(LIFECYCLE_GROUPS[0].0))
+        .when(col("tenure_months").lt_eq(lit(12_i64)), lit(LIFECYCLE_GROUPS[1].0))
+        .otherwise(lit(LIFECYCLE_GROUPS[2].0))?;
+    Ok(df.with_column("value_tier", tier)?.with_column("lifecycle_group", lifecycle)?)
+}
+
+/// One tier of the pyramid as measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierRow {
+    /// Tier name.
+    pub tier: String,
+    /// Lowest value of the tier, yuan a month (null for the last tier: everyone else).
+    pub min_value: Option<f64>,
+    /// Subscribers in the tier.
+    pub subscribers: u64,
+    /// Their share of the population.
+    pub subscriber_share: f64,
+    /// Their monthly revenue, yuan.
+    pub revenue: f64,
+    /// Their share of revenue.
+    pub revenue_share: f64,
+    /// Average monthly ARPU, yuan (null when empty).
+    pub arpu: Option<f64>,
+    /// Service strategy.
+    pub strategy: String,
+    /// Service strategy, Chinese.
+    pub strategy_zh: String,
+}
+
+/// A point of the Pareto curve: the top `subscriber_share` of subscribers by value bring
+/// `revenue_share` of revenue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParetoPoint {
+    /// Share of subscribers, highest value first.
+    pub subscriber_share: f64,
+    /// Share of revenue they bring.
+    pub revenue_share: f64,
+}
+
+/// The value pyramid of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueReport {
+    /// The value model used.
+    pub model: ValueModel,
+    /// Subscribers in the run.
+    pub population: u64,
+    /// Their monthly revenue, yuan.
+    pub revenue: f64,
+    /// Tiers, highest first.
+    pub tiers: Vec<TierRow>,
+    /// The Pareto curve at fixed subscriber shares.
+    pub pareto: Vec<ParetoPoint>,
+}
+
+/// Subscriber shares at which the Pareto curve is reported.
+pub const PARETO_SHARES: &[f64] = &[0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+/// Measures the pyramid over features that carry `value` and `value_tier`.
+pub async fn value_report(features: &DataFrame, model: &ValueModel) -> Result<ValueReport> {
+    let groups = group_totals(features, "value_tier", vec![]).await?;
+    let population: u64 = groups.iter().map(|g| g.subscribers).sum();
+    let revenue: f64 = groups.iter().map(|g| g.revenue).sum();
+    let last = model.tiers.len().saturating_sub(1);
+    let tiers = model
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let g = groups.iter().find(|g| g.key == t.name);
+            let (subscribers, rev) = g.map_or((0, 0.0), |g| (g.subscribers, g.revenue));
+            TierRow {
+                tier: t.name.clone(),
+                min_value: (i < last).then_some(t.min_value),
+                subscribers,
+                subscriber_share: share(subscribers as f64, population as f64),
+                revenue: rev,
+                revenue_share: share(rev, revenue),
+                arpu: (subscribers > 0).then(|| rev / subscribers as f64),
+                strategy: t.strategy.clone(),
+                strategy_zh: t.strategy_zh.clone(),
+            }
+        })
+        .collect();
+
+    // Revenue of every subscriber, highest value first (ties by id, for a stable curve).
+    let sorted = features
+        .clone()
+        .select(vec![revenue_expr().alias("revenue"), col("value"), col("subscriber_id")])?
+        .sort(vec![col("value").sort(false, true), col("subscriber_id").sort(true, true)])?
+        .collect()
+        .await?;
+    let mut revenues = Vec::with_capacity(population as usize);
+    for b in &sorted {
+        revenues.extend(f64_column(b, "revenue")?.into_iter().map(|r| r.unwrap_or(0.0)));
+    }
+    Ok(ValueReport { model: model.clone(), population, revenue, tiers, pareto: pareto(&revenues) })
+}
+
+/// The Pareto curve of revenues listed highest value first.
+pub fn pareto(revenues: &[f64]) -> Vec<ParetoPoint> {
+    let total: f64 = revenues.iter().sum();
+    let n = revenues.len();
+    let mut points = Vec::with_capacity(PARETO_SHARES.len());
+    let mut cumulative = 0.0;
+    let mut taken = 0;
+    for &s in PARETO_SHARES {
+        let upto = ((s * n as f64).round() as usize).min(n);
+        cumulative += revenues[taken..upto].iter().sum::<f64>();
+        taken = upto;
+        points.push(ParetoPoint { subscriber_share: s, revenue_share: share(cumulative, total) });
+    }
+    points
+}
+
+/// A lifecycle group as measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRow {
+    /// Group name.
+    pub group: String,
+    /// What the group is.
+    pub description: String,
+    /// Subscribers.
+    pub subscribers: u64,
+    /// Share of the population.
+    pub subscriber_share: f64,
+    /// Monthly revenue, yuan.
+    pub revenue: f64,
+    /// Share of revenue.
+    pub revenue_share: f64,
+    /// Average monthly ARPU, yuan.
+    pub arpu: Option<f64>,
+    /// Members who left the network in the as-of month.
+    pub left_network: u64,
+    /// `left_network / subscribers`.
+    pub churn_rate: Option<f64>,
+    /// What drives their churn (the brief).
+    pub churn_driver: String,
+    /// Where marketing puts its weight.
+    pub emphasis: String,
+}
+
+/// Measures the lifecycle groups over features that carry `lifecycle_group`.
+pub async fn lifecycle_report(features: &DataFrame) -> Result<Vec<LifecycleRow>> {
+    let left = sum(when(col("left_network"), lit(1_i64)).otherwise(lit(0_i64))?).alias("left_network");
+    let groups = group_totals(features, "lifecycle_group", vec![left]).await?;
+    let population: u64 = groups.iter().map(|g| g.subscribers).sum();
+    let revenue: f64 = groups.iter().map(|g| g.revenue).sum();
+    Ok(LIFECYCLE_GROUPS
+        .iter()
+        .map(|(name, description, driver, emphasis)| {
+            let g = groups.iter().find(|g| g.key == *name);
+            let (subscribers, rev, left) = g.map_or((0, 0.0, 0), |g| (g.subscribers, g.revenue, g.extra[0] as u64));
+            LifecycleRow {
+                group: (*name).into(),
+                description: (*description).into(),
+                subscribers,
+                subscriber_share: share(subscribers as f64, population as f64),
+                revenue: rev,
+                revenue_share: share(rev, revenue),
+                arpu: (subscribers > 0).then(|| rev / subscribers as f64),
+                left_network: left,
+                churn_rate: (subscribers > 0).then(|| left as f64 / subscribers as f64),
+                churn_driver: (*driver).into(),
+                emphasis: (*emphasis).into(),
+            }
+        })
+        .collect())
+}
+
+/// Count, revenue and `extra` aggregates (as floats) of one group.
+struct GroupTotals {
+    key: String,
+    subscribers: u64,
+    revenue: f64,
+    extra: Vec<f64>,
+}
+
+/// Groups the features by `key` and totals subscribers, revenue and `extra`.
+async fn group_totals(features: &DataFrame, key: &str, extra: Vec<Expr>) -> Result<Vec<GroupTotals>> {
+    let extra_names: Vec<String> = extra.iter().map(|e| e.schema_name().to_string()).collect();
+    let mut aggs = vec![count(lit(1)).alias("n"), sum(revenue_expr()).alias("revenue")];
+    aggs.extend(extra);
+    let batches = features.clone().aggregate(vec![col(key)], aggs)?.collect().await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let keys = string_column(b, key)?;
+        let n = i64_column(b, "n")?;
+        let rev = f64_column(b, "revenue")?;
+        let extras = extra_names.iter().map(|name| f64_column(b, name)).collect::<Result<Vec<_>>>()?;
+        for r in 0..b.num_rows() {
+            out.push(GroupTotals {
+                key: keys[r].clone().unwrap_or_default(),
+                subscribers: n[r].unwrap_or(0).max(0) as u64,
+                revenue: rev[r].unwrap_or(0.0),
+                extra: extras.iter().map(|c| c[r].unwrap_or(0.0)).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `part / whole`, 0 when the whole is 0.
+fn share(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 { part / whole } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pareto_of_a_hand_worked_list() {
+        // 10 subscribers: one brings 50, one 20, eight 3.75 each: total 100.
+        let mut r = vec![50.0, 20.0];
+        r.extend([3.75; 8]);
+        let p = pareto(&r);
+        let at = |s: f64| p.iter().find(|x| (x.subscriber_share - s).abs() < 1e-12).unwrap().revenue_share;
+        assert!((at(0.1) - 0.5).abs() < 1e-12);
+        assert!((at(0.2) - 0.7).abs() < 1e-12);
+        assert!((at(0.5) - (70.0 + 3.0 * 3.75) / 100.0).abs() < 1e-12);
+        assert!((at(1.0) - 1.0).abs() < 1e-12);
+    }
+}

@@ -2,19 +2,21 @@
 # Benchmark: `cvm churn train` (release build) vs LightGBM defaults on the same 1M-row x 40
 # feature churn table and the same train/test split; prints times, AUCs and the ratio.
 #
-# The table is a SYNTHETIC STAND-IN (bench/make_synthetic_churn.py, seeded, planted nonlinear
-# signal) until the generator + analytics run produce the warehouse feature table.
+# The table is a seeded synthetic stand-in (bench/make_synthetic_churn.py) unless
+# CHURN_TABLE_DIR names a folder with train.csv and test.csv (label `churned`, id
+# `subscriber_id`), as bench/churn_generated_vs_lightgbm.sh makes from the generator's
+# warehouse.
 #
 # usage: bench/churn_vs_lightgbm.sh [ROWS]   (default 1000000; test set is ROWS/5)
-# env:   CVM_BENCH_DIR (data, default ~/.cache/telco-cvm/bench-data), CARGO_TARGET_DIR
+# env:   CVM_BENCH_DIR (data, default ~/.cache/telco-cvm/bench-data), CHURN_TABLE_DIR, CARGO_TARGET_DIR
 set -euo pipefail
 ROWS=${1:-1000000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CACHE=${HOME}/.cache/telco-cvm
 VENV=$CACHE/venv
-DATA=${CVM_BENCH_DIR:-$CACHE/bench-data}/synth-$ROWS
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target-churn}
+DATA=${CHURN_TABLE_DIR:-${CVM_BENCH_DIR:-$CACHE/bench-data}/synth-$ROWS}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
 if ! "$VENV/bin/python" -c "import lightgbm, sklearn, numpy, pandas" 2>/dev/null; then
   python3 -m venv "$VENV"

@@ -104,7 +104,8 @@ impl ValueModel {
 pub struct ValueTier {
     /// Tier name, e.g. `vip`.
     pub name: String,
-    /// Lowest value (yuan a month) of the tier.
+    /// Lowest value (yuan a month) of the tier; unused for the last tier, which takes
+    /// everyone else.
     pub min_value: f64,
     /// Service strategy, in English.
     pub strategy: String,
@@ -144,7 +145,7 @@ pub fn default_tiers() -> Vec<ValueTier> {
         ),
         tier(
             "general",
-            f64::MIN,
+            0.0,
             "satisfying service, favourable tariffs: self-service channels, standard hotline",
             "满意的服务、优惠的资费：自助渠道，标准热线",
         ),
@@ -192,5 +193,34 @@ pub struct Clustering {
 impl Default for Clustering {
     fn default() -> Clustering {
         Clustering { k: 0, k_min: 3, k_max: 8, restarts: 3, seed: 42, sample: 20_000 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/run-config.toml lists every setting with its default: it must stay true.
+    #[test]
+    fn the_documented_defaults_are_the_defaults() {
+        let text = include_str!("../../../docs/run-config.toml");
+        assert_eq!(RunConfig::from_toml(text, "docs/run-config.toml").unwrap(), RunConfig::default());
+    }
+
+    #[test]
+    fn refuses_tiers_out_of_order_or_badly_named() {
+        let e = RunConfig::from_toml(
+            "[[value.tiers]]\nname='a'\nmin_value=10\nstrategy=''\nstrategy_zh=''\n\
+             [[value.tiers]]\nname='b'\nmin_value=20\nstrategy=''\nstrategy_zh=''\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("highest first"), "{e}");
+        let e =
+            RunConfig::from_toml("[[value.tiers]]\nname='V I P'\nmin_value=1\nstrategy=''\nstrategy_zh=''\n", "t.toml")
+                .unwrap_err();
+        assert!(e.to_string().contains("a-z, 0-9"), "{e}");
+        let e = RunConfig::from_toml("[value]\nbse = 'arpu_3m_avg'\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("t.toml") && e.to_string().contains("bse"), "{e}");
     }
 }

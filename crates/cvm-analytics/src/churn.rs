@@ -145,7 +145,7 @@ pub async fn closed_in(root: &Path, month: Month) -> Result<HashSet<i64>> {
 
 /// Rows as of `t` still on the network at its end, with their label (left in t + 1).
 async fn labelled_rows(root: &Path, t: Month) -> Result<(RecordBatch, Vec<bool>)> {
-    let features = compute_features(root, Window::new(t)).await?.batch;
+    let features = compute_features(root, Window::new(t)).await?.concat()?;
     let left_now = datafusion::arrow::compute::cast(
         features.column_by_name("left_network").ok_or_else(|| AnalyticsError::Churn("no left_network".into()))?,
         &DataType::Boolean,

@@ -101,13 +101,17 @@ impl Matrix {
 
 /// Raw behaviour of every subscriber of `features`: one row each, columns as
 /// [`CLUSTER_FEATURES`], missing values (no usage) as 0.
-pub fn behaviour(features: &RecordBatch) -> Result<Matrix> {
-    let (rows, cols) = (features.num_rows(), CLUSTER_FEATURES.len());
+pub fn behaviour(features: &[RecordBatch]) -> Result<Matrix> {
+    let (rows, cols) = (features.iter().map(RecordBatch::num_rows).sum::<usize>(), CLUSTER_FEATURES.len());
     let mut data = vec![0.0; rows * cols];
-    for (j, (name, _)) in CLUSTER_FEATURES.iter().enumerate() {
-        for (i, v) in f64_column(features, name)?.into_iter().enumerate() {
-            data[i * cols + j] = v.unwrap_or(0.0);
+    let mut first = 0;
+    for batch in features {
+        for (j, (name, _)) in CLUSTER_FEATURES.iter().enumerate() {
+            for (i, v) in f64_column(batch, name)?.into_iter().enumerate() {
+                data[(first + i) * cols + j] = v.unwrap_or(0.0);
+            }
         }
+        first += batch.num_rows();
     }
     Ok(Matrix { rows, cols, data })
 }

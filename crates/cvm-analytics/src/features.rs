@@ -60,6 +60,7 @@ use cvm_domain::Month;
 use cvm_domain::schema::{self, Table};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::execution::options::ParquetReadOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -103,13 +104,24 @@ impl Window {
     }
 }
 
-/// The features of one run: a single batch sorted by `subscriber_id`.
+/// The features of one run: one row per subscriber, sorted by `subscriber_id`, in the
+/// batches the engine produced (not concatenated: at 10 million subscribers a copy costs
+/// gigabytes).
 #[derive(Debug, Clone)]
 pub struct Features {
     /// The window the features describe.
     pub window: Window,
-    /// One row per subscriber.
-    pub batch: RecordBatch,
+    /// Columns of the rows.
+    pub schema: SchemaRef,
+    /// The rows, in order.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Features {
+    /// All rows as one batch (a copy).
+    pub fn concat(&self) -> Result<RecordBatch> {
+        Ok(concat_batches(&self.schema, &self.batches)?)
+    }
 }
 
 /// The feature query; `{m0}`..`{m2}` are the window months, `{ws}`/`{we}` the window's first
@@ -323,9 +335,7 @@ pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
     let batches = df.collect().await?;
     // The executed batches' schema, where there are any: it is what the rows really carry.
     let schema = batches.first().map(RecordBatch::schema).unwrap_or(planned);
-    // One batch, so the Parquet file's pages do not depend on how DataFusion split the rows.
-    let batch = concat_batches(&schema, &batches)?;
-    Ok(Features { window, batch })
+    Ok(Features { window, schema, batches })
 }
 
 /// The schema declaration of an input table.

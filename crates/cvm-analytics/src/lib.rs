@@ -36,7 +36,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -53,8 +52,10 @@ pub struct RunOutput {
     /// The window described.
     pub window: Window,
     /// One row per subscriber: features, value, value tier, lifecycle group and cluster,
-    /// sorted by `subscriber_id`.
-    pub features: RecordBatch,
+    /// sorted by `subscriber_id`, in batches.
+    pub features: Vec<RecordBatch>,
+    /// Their columns.
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
     /// (segment, subscriber_id) rows: who is in which segment.
     pub memberships: RecordBatch,
     /// The value pyramid.
@@ -70,7 +71,7 @@ pub struct RunOutput {
     /// Their counts by kind, rule and branch.
     pub warning_counts: warnings::WarningCounts,
     /// Churn scores by the installed model (`W/models/churn.json`), when there is one.
-    pub churn_scores: Option<RecordBatch>,
+    pub churn_scores: Option<Vec<RecordBatch>>,
     /// The configuration used.
     pub config: RunConfig,
     /// The analyst's segments file used, with its saved version when it has one.
@@ -143,21 +144,27 @@ pub async fn analyse(
     // One partition: the derived columns keep the row order, and the report sums add up in
     // the same order every time, so the same inputs give the same bytes.
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    let df = ctx.read_batch(features.batch)?;
+    let df = ctx.read_batches(features.batches)?;
     let df = value::with_value_and_lifecycle(&ctx, df, &config.value)?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let valued = concat_batches(&schema, &df.collect().await?)?;
+    let valued_schema = df.schema().as_arrow().clone();
+    let valued = df.collect().await?;
 
     progress(Step::Clusters);
     let raw = clusters::behaviour(&valued)?;
     let (labels, cluster_report) = clusters::cluster(&raw, &config.clustering)?;
-    let mut fields: Vec<Field> = valued.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = valued_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("cluster", DataType::UInt32, false));
-    let mut columns = valued.columns().to_vec();
-    columns.push(Arc::new(UInt32Array::from(labels)));
-    let full = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    let schema = Arc::new(Schema::new(fields));
+    let mut full = Vec::with_capacity(valued.len());
+    let mut offset = 0;
+    for batch in valued {
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(UInt32Array::from(labels[offset..offset + batch.num_rows()].to_vec())));
+        offset += batch.num_rows();
+        full.push(RecordBatch::try_new(schema.clone(), columns)?);
+    }
 
-    let df = ctx.read_batch(full.clone())?;
+    let df = ctx.read_batches(full.clone())?;
     let value = value::value_report(&df, &config.value).await?;
     let lifecycle = value::lifecycle_report(&df).await?;
 
@@ -172,7 +179,7 @@ pub async fn analyse(
     let churn_scores = match churn::installed(root)? {
         Some(model) => {
             progress(Step::ChurnScores);
-            Some(churn::score(&model, &full)?)
+            Some(full.iter().map(|b| churn::score(&model, b)).collect::<Result<Vec<_>>>()?)
         }
         None => None,
     };
@@ -180,6 +187,7 @@ pub async fn analyse(
     Ok(RunOutput {
         window,
         features: full,
+        schema,
         memberships,
         value,
         lifecycle,

@@ -101,17 +101,17 @@ pub fn commit(root: &Path, run: &RunOutput, seconds: f64) -> Result<RunSummary> 
     }
     fs::create_dir(&temp).map_err(io(&temp))?;
 
-    write_parquet(&temp.join(files::FEATURES), &run.features)?;
-    write_parquet(&temp.join(files::MEMBERS), &run.memberships)?;
+    write_parquet(&temp.join(files::FEATURES), &run.schema, &run.features)?;
+    write_parquet(&temp.join(files::MEMBERS), &run.memberships.schema(), std::slice::from_ref(&run.memberships))?;
     write_json(&temp.join(files::VALUE), &run.value)?;
     write_json(&temp.join(files::LIFECYCLE), &run.lifecycle)?;
     write_json(&temp.join(files::CLUSTERS), &run.clusters)?;
     write_json(&temp.join(files::SEGMENTS), &run.segments)?;
     write_json(&temp.join(files::CONFIG), &run.config)?;
-    write_parquet(&temp.join(files::WARNINGS), &run.warnings)?;
+    write_parquet(&temp.join(files::WARNINGS), &run.warnings.schema(), std::slice::from_ref(&run.warnings))?;
     write_json(&temp.join(files::WARNING_COUNTS), &run.warning_counts)?;
-    if let Some(scores) = &run.churn_scores {
-        write_parquet(&temp.join(files::CHURN_SCORES), scores)?;
+    if let Some(scores) = run.churn_scores.as_ref().filter(|s| !s.is_empty()) {
+        write_parquet(&temp.join(files::CHURN_SCORES), &scores[0].schema(), scores)?;
     }
     let analyst = toml::to_string(&run.analyst_segments.1)
         .map_err(|e| AnalyticsError::Config { origin: "segments".into(), what: e.to_string() })?;
@@ -120,13 +120,13 @@ pub fn commit(root: &Path, run: &RunOutput, seconds: f64) -> Result<RunSummary> 
     let summary = RunSummary {
         as_of: as_of.clone(),
         window_months: run.window.months().iter().map(ToString::to_string).collect(),
-        rows: run.features.num_rows() as u64,
-        columns: run.features.num_columns() as u64,
+        rows: run.features.iter().map(|b| b.num_rows() as u64).sum(),
+        columns: run.schema.fields().len() as u64,
         segments: run.segments.segments.len() as u64,
         segments_version: run.analyst_segments.0,
         clusters: run.clusters.k as u64,
         warnings: run.warning_counts.warnings,
-        churn_scored: run.churn_scores.as_ref().map(|s| s.num_rows() as u64),
+        churn_scored: run.churn_scores.as_ref().map(|s| s.iter().map(|b| b.num_rows() as u64).sum()),
         seconds,
     };
     write_json(&temp.join(files::SUMMARY), &summary)?;
@@ -242,14 +242,36 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
     f.sync_all().map_err(io(path))
 }
 
-/// Writes `batch` as one Parquet file with fixed properties, so the same rows give the same
+/// Rows handed to the Parquet writer at a time: batches are re-cut to this size so the file's
+/// pages do not depend on how the engine happened to split the rows.
+const WRITE_ROWS: usize = 65_536;
+
+/// Writes `batches` as one Parquet file with fixed properties, so the same rows give the same
 /// bytes.
-fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
+fn write_parquet(path: &Path, schema: &datafusion::arrow::datatypes::SchemaRef, batches: &[RecordBatch]) -> Result<()> {
     let props =
         WriterProperties::builder().set_compression(Compression::SNAPPY).set_created_by("telco-cvm".into()).build();
     let file = File::create(path).map_err(io(path))?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
-    writer.write(batch)?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0;
+    for batch in batches {
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let take = (WRITE_ROWS - pending_rows).min(batch.num_rows() - start);
+            pending.push(batch.slice(start, take));
+            pending_rows += take;
+            start += take;
+            if pending_rows == WRITE_ROWS {
+                writer.write(&datafusion::arrow::compute::concat_batches(schema, &pending)?)?;
+                pending.clear();
+                pending_rows = 0;
+            }
+        }
+    }
+    if pending_rows > 0 || batches.iter().all(|b| b.num_rows() == 0) {
+        writer.write(&datafusion::arrow::compute::concat_batches(schema, &pending)?)?;
+    }
     let file = writer.into_inner()?;
     file.sync_all().map_err(io(path))?;
     Ok(())

@@ -56,7 +56,7 @@ fn warehouse(dir: &Path) -> std::path::PathBuf {
 
 fn features(w: &Path, as_of: &str) -> RecordBatch {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(compute_features(w, Window::new(Month::parse(as_of).unwrap()))).unwrap().batch
+    rt.block_on(compute_features(w, Window::new(Month::parse(as_of).unwrap()))).unwrap().concat().unwrap()
 }
 
 /// The Int64 column `name` as (subscriber_id, value) pairs, nulls as None.

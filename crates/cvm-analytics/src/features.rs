@@ -212,50 +212,79 @@ ho AS (
 ),
 billed_last AS (
   SELECT DISTINCT subscriber_id FROM usage WHERE month = '{m2}'
+),
+population AS (
+  SELECT s.subscriber_id, s.plan_id, s.device_model
+  FROM subscribers s
+  LEFT JOIN billed_last b ON b.subscriber_id = s.subscriber_id
+  WHERE CAST(s.join_date AS INT) < {we}
+    AND (s.status <> 'closed' OR CAST(s.status_since AS INT) >= {ms} OR b.subscriber_id IS NOT NULL)
+),
+-- Every per-subscriber measure, joined while the rows are narrow (numbers only); the wide
+-- profile columns of subscribers are joined once, last: each hash join copies the columns
+-- that pass through it.
+a AS (
+  SELECT k.subscriber_id,
+    ua.n, ua.rev_sum, ua.t_sum, ua.tt_sum, ua.ty_sum, ua.voice_sum, ua.data_sum, ua.sms_sum,
+    ua.days_active_sum, ua.recharge_amount_3m, ua.recharge_count_3m, ua.overage_fee_3m,
+    ua.months_over_quota, ua.rev_last, ua.voice_last, ua.data_last, ua.days_active_last, ua.n_prev,
+    ua.voice_prev_sum, ua.data_prev_sum,
+    sd.single_stop_days, sd.dual_stop_days, sd.single_stop_run_days, sd.dual_stop_run_days,
+    ev.complaints_3m, ev.port_out_requests_3m, ev.number_changes_3m, ev.plan_changes_3m,
+    ho.broadband, ho.iptv, ho.fixed_line, ho.fibre, ho.family_plan, ho.group_vpn,
+    p.voice_min AS plan_voice_min, p.data_mb AS plan_data_mb, p.sms AS plan_sms, p.vip AS plan_vip,
+    d.tier AS device_tier
+  FROM population k
+  LEFT JOIN ua ON ua.subscriber_id = k.subscriber_id
+  LEFT JOIN stop_days sd ON sd.subscriber_id = k.subscriber_id
+  LEFT JOIN ev ON ev.subscriber_id = k.subscriber_id
+  LEFT JOIN ho ON ho.subscriber_id = k.subscriber_id
+  LEFT JOIN plans p ON p.plan_id = k.plan_id
+  LEFT JOIN devices d ON d.device_model = k.device_model
 )
 SELECT
   s.subscriber_id,
-  COALESCE(ua.n, 0) AS months_with_usage,
-  CAST(ua.rev_sum AS DOUBLE) / ua.n AS arpu_3m_avg,
-  CAST(ua.rev_last AS DOUBLE) AS arpu_last,
-  CASE WHEN ua.n >= 2 THEN
-    (ua.n * CAST(ua.ty_sum AS DOUBLE) - ua.t_sum * CAST(ua.rev_sum AS DOUBLE))
-      / CAST(ua.n * ua.tt_sum - ua.t_sum * ua.t_sum AS DOUBLE)
+  COALESCE(a.n, 0) AS months_with_usage,
+  CAST(a.rev_sum AS DOUBLE) / a.n AS arpu_3m_avg,
+  CAST(a.rev_last AS DOUBLE) AS arpu_last,
+  CASE WHEN a.n >= 2 THEN
+    (a.n * CAST(a.ty_sum AS DOUBLE) - a.t_sum * CAST(a.rev_sum AS DOUBLE))
+      / CAST(a.n * a.tt_sum - a.t_sum * a.t_sum AS DOUBLE)
   END AS arpu_trend,
-  CAST(ua.rev_last AS DOUBLE) / NULLIF(CAST(ua.rev_sum AS DOUBLE) / ua.n, 0) AS arpu_last_vs_avg,
-  CAST(ua.voice_sum AS DOUBLE) / ua.n AS mou_3m_avg,
-  CAST(ua.data_sum AS DOUBLE) / ua.n AS dou_3m_avg,
-  CAST(ua.sms_sum AS DOUBLE) / ua.n AS sms_3m_avg,
-  ua.voice_last AS mou_last,
-  ua.data_last AS dou_last,
-  CAST(ua.voice_last AS DOUBLE) / NULLIF(CAST(ua.voice_prev_sum AS DOUBLE) / NULLIF(ua.n_prev, 0), 0) AS mou_last_vs_prev,
-  CAST(ua.data_last AS DOUBLE) / NULLIF(CAST(ua.data_prev_sum AS DOUBLE) / NULLIF(ua.n_prev, 0), 0) AS dou_last_vs_prev,
-  CAST(COALESCE(ua.recharge_amount_3m, 0) AS DECIMAL(18, 2)) AS recharge_amount_3m,
-  COALESCE(ua.recharge_count_3m, 0) AS recharge_count_3m,
-  CAST(COALESCE(ua.overage_fee_3m, 0) AS DECIMAL(18, 2)) AS overage_fee_3m,
-  CAST(ua.days_active_sum AS DOUBLE) / ua.n AS days_active_avg,
-  ua.days_active_last,
-  COALESCE(ua.months_over_quota, 0) AS months_over_quota,
-  CAST(ua.voice_sum AS DOUBLE) / ua.n / CAST(NULLIF(p.voice_min, 0) AS DOUBLE) AS voice_util,
-  CAST(ua.data_sum AS DOUBLE) / ua.n / CAST(NULLIF(p.data_mb, 0) AS DOUBLE) AS data_util,
-  CAST(ua.sms_sum AS DOUBLE) / ua.n / CAST(NULLIF(p.sms, 0) AS DOUBLE) AS sms_util,
-  CAST(COALESCE(sd.single_stop_days, 0) AS BIGINT) AS single_stop_days,
-  CAST(COALESCE(sd.dual_stop_days, 0) AS BIGINT) AS dual_stop_days,
-  COALESCE(ev.complaints_3m, 0) AS complaints_3m,
-  COALESCE(ev.port_out_requests_3m, 0) AS port_out_requests_3m,
-  COALESCE(ev.number_changes_3m, 0) AS number_changes_3m,
-  COALESCE(ev.plan_changes_3m, 0) AS plan_changes_3m,
-  CAST(COALESCE(sd.single_stop_run_days, 0) AS BIGINT) AS single_stop_run_days,
-  CAST(COALESCE(sd.dual_stop_run_days, 0) AS BIGINT) AS dual_stop_run_days,
+  CAST(a.rev_last AS DOUBLE) / NULLIF(CAST(a.rev_sum AS DOUBLE) / a.n, 0) AS arpu_last_vs_avg,
+  CAST(a.voice_sum AS DOUBLE) / a.n AS mou_3m_avg,
+  CAST(a.data_sum AS DOUBLE) / a.n AS dou_3m_avg,
+  CAST(a.sms_sum AS DOUBLE) / a.n AS sms_3m_avg,
+  a.voice_last AS mou_last,
+  a.data_last AS dou_last,
+  CAST(a.voice_last AS DOUBLE) / NULLIF(CAST(a.voice_prev_sum AS DOUBLE) / NULLIF(a.n_prev, 0), 0) AS mou_last_vs_prev,
+  CAST(a.data_last AS DOUBLE) / NULLIF(CAST(a.data_prev_sum AS DOUBLE) / NULLIF(a.n_prev, 0), 0) AS dou_last_vs_prev,
+  CAST(COALESCE(a.recharge_amount_3m, 0) AS DECIMAL(18, 2)) AS recharge_amount_3m,
+  COALESCE(a.recharge_count_3m, 0) AS recharge_count_3m,
+  CAST(COALESCE(a.overage_fee_3m, 0) AS DECIMAL(18, 2)) AS overage_fee_3m,
+  CAST(a.days_active_sum AS DOUBLE) / a.n AS days_active_avg,
+  a.days_active_last,
+  COALESCE(a.months_over_quota, 0) AS months_over_quota,
+  CAST(a.voice_sum AS DOUBLE) / a.n / CAST(NULLIF(a.plan_voice_min, 0) AS DOUBLE) AS voice_util,
+  CAST(a.data_sum AS DOUBLE) / a.n / CAST(NULLIF(a.plan_data_mb, 0) AS DOUBLE) AS data_util,
+  CAST(a.sms_sum AS DOUBLE) / a.n / CAST(NULLIF(a.plan_sms, 0) AS DOUBLE) AS sms_util,
+  CAST(COALESCE(a.single_stop_days, 0) AS BIGINT) AS single_stop_days,
+  CAST(COALESCE(a.dual_stop_days, 0) AS BIGINT) AS dual_stop_days,
+  COALESCE(a.complaints_3m, 0) AS complaints_3m,
+  COALESCE(a.port_out_requests_3m, 0) AS port_out_requests_3m,
+  COALESCE(a.number_changes_3m, 0) AS number_changes_3m,
+  COALESCE(a.plan_changes_3m, 0) AS plan_changes_3m,
+  CAST(COALESCE(a.single_stop_run_days, 0) AS BIGINT) AS single_stop_run_days,
+  CAST(COALESCE(a.dual_stop_run_days, 0) AS BIGINT) AS dual_stop_run_days,
   {as_of_index} - (CAST(date_part('year', s.join_date) AS BIGINT) * 12
                    + CAST(date_part('month', s.join_date) AS BIGINT) - 1) AS tenure_months,
-  COALESCE(ho.broadband, 0) = 1 AS has_broadband,
-  COALESCE(ho.iptv, 0) = 1 AS has_iptv,
-  COALESCE(ho.fixed_line, 0) = 1 AS has_fixed_line,
-  COALESCE(ho.fibre, 0) = 1 AS has_fibre,
-  COALESCE(ho.family_plan, 0) = 1 AS has_family_plan,
-  COALESCE(ho.group_vpn, 0) = 1 AS has_group_vpn,
-  d.tier AS device_tier,
+  COALESCE(a.broadband, 0) = 1 AS has_broadband,
+  COALESCE(a.iptv, 0) = 1 AS has_iptv,
+  COALESCE(a.fixed_line, 0) = 1 AS has_fixed_line,
+  COALESCE(a.fibre, 0) = 1 AS has_fibre,
+  COALESCE(a.family_plan, 0) = 1 AS has_family_plan,
+  COALESCE(a.group_vpn, 0) = 1 AS has_group_vpn,
+  a.device_tier,
   {as_of_index} - (CAST(date_part('year', s.device_since) AS BIGINT) * 12
                    + CAST(date_part('month', s.device_since) AS BIGINT) - 1) AS device_age_months,
   s.gender,
@@ -263,18 +292,10 @@ SELECT
   s.occupation, s.income_band, s.region, s.area_type, s.branch_id, s.brand, s.payment_type, s.plan_id,
   s.vip_level, s.club_member, s.consent_sms, s.consent_call, s.consent_app_push, s.do_not_disturb,
   s.family_size,
-  p.vip AS plan_vip,
+  a.plan_vip,
   s.status = 'closed' AND CAST(s.status_since AS INT) >= {ms} AND CAST(s.status_since AS INT) < {we} AS left_network
-FROM subscribers s
-LEFT JOIN ua ON ua.subscriber_id = s.subscriber_id
-LEFT JOIN plans p ON p.plan_id = s.plan_id
-LEFT JOIN stop_days sd ON sd.subscriber_id = s.subscriber_id
-LEFT JOIN ev ON ev.subscriber_id = s.subscriber_id
-LEFT JOIN ho ON ho.subscriber_id = s.subscriber_id
-LEFT JOIN devices d ON d.device_model = s.device_model
-LEFT JOIN billed_last b ON b.subscriber_id = s.subscriber_id
-WHERE CAST(s.join_date AS INT) < {we}
-  AND (s.status <> 'closed' OR CAST(s.status_since AS INT) >= {ms} OR b.subscriber_id IS NOT NULL)
+FROM a
+JOIN subscribers s ON s.subscriber_id = a.subscriber_id
 ORDER BY s.subscriber_id
 "#;
 
@@ -296,6 +317,32 @@ pub fn feature_sql(window: Window) -> String {
 /// Computes the features of every subscriber in the population of `window` from warehouse
 /// `root`.
 pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
+    let ctx = warehouse_context(root, window).await?;
+    let df = ctx.sql(&feature_sql(window)).await?;
+    let planned = df.schema().inner().clone();
+    let batches = df.collect().await?;
+    // The executed batches' schema, where there are any: it is what the rows really carry.
+    let schema = batches.first().map(RecordBatch::schema).unwrap_or(planned);
+    Ok(Features { window, schema, batches })
+}
+
+/// Runs the feature query under `EXPLAIN ANALYZE`: the executed plan with the rows and time
+/// of each operator, for auditors and for tuning.
+pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
+    let ctx = warehouse_context(root, window).await?;
+    let batches = ctx.sql(&format!("EXPLAIN ANALYZE {}", feature_sql(window))).await?.collect().await?;
+    let mut text = String::new();
+    for b in &batches {
+        for line in crate::frame::string_column(b, "plan")?.into_iter().flatten() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    Ok(text)
+}
+
+/// A DataFusion session with the warehouse tables the feature query of `window` reads.
+async fn warehouse_context(root: &Path, window: Window) -> Result<SessionContext> {
     let subscribers = table("subscribers")?;
     if !cvm_warehouse::store::snapshot_path(root, subscribers).exists() {
         return Err(AnalyticsError::Warehouse {
@@ -303,7 +350,9 @@ pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
             what: "no subscribers table: import an export first".into(),
         });
     }
-    let mut config = SessionConfig::new();
+    // DataFusion's own settings may be tuned through DATAFUSION_* environment variables
+    // (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
+    let mut config = SessionConfig::from_env()?;
     // Plain Utf8 text, as the warehouse stores it: view types would leak into
     // features.parquet and change its schema with DataFusion's defaults.
     config.options_mut().execution.parquet.schema_force_view_types = false;
@@ -329,13 +378,7 @@ pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
         .map(|m| cvm_warehouse::store::partition_path(root, events, &m))
         .collect();
     register(&ctx, events, &event_files).await?;
-
-    let df = ctx.sql(&feature_sql(window)).await?;
-    let planned = df.schema().inner().clone();
-    let batches = df.collect().await?;
-    // The executed batches' schema, where there are any: it is what the rows really carry.
-    let schema = batches.first().map(RecordBatch::schema).unwrap_or(planned);
-    Ok(Features { window, schema, batches })
+    Ok(ctx)
 }
 
 /// The schema declaration of an input table.

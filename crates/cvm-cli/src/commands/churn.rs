@@ -305,7 +305,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 fn train_on_history(a: &TrainArgs, warehouse: &std::path::Path) -> anyhow::Result<()> {
     let as_of = a.as_of.context("--warehouse needs --as-of")?;
     let config = TrainConfig { seed: a.seed, ..TrainConfig::default() };
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let runtime = super::run::query_runtime()?;
     let started = Instant::now();
     let mut progress = |what: &str| eprintln!("[{:>7.1}s] {what}", started.elapsed().as_secs_f64());
     let trained = runtime.block_on(cvm_analytics::churn::train_on_history(

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Print the feature query for the as-of month and stop (for auditors and benchmarks).
     #[arg(long)]
     pub print_sql: bool,
+    /// Run the feature query under EXPLAIN ANALYZE, print the executed plan with each
+    /// operator's rows and time, and stop (nothing is written).
+    #[arg(long)]
+    pub explain: bool,
     /// Summary format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -38,6 +42,12 @@ pub struct RunArgs {
 /// Parses a `YYYY-MM` argument.
 pub fn parse_month(s: &str) -> Result<Month, String> {
     Month::parse(s).map_err(|e| e.to_string())
+}
+
+/// The runtime DataFusion's queries run on: one worker per core. The library is async and
+/// runtime-free; the command owns the runtime.
+pub fn query_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().build().context("starting the query runtime")
 }
 
 /// Reads the run configuration, or the defaults.
@@ -77,9 +87,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             })
             .transpose()?,
     };
-    // DataFusion is async; the command owns the runtime so the library stays runtime-free.
-    let runtime = tokio::runtime::Builder::new_current_thread().build().context("starting the query runtime")?;
+    let runtime = query_runtime()?;
     let window = Window::new(args.as_of);
+    if args.explain {
+        print!("{}", runtime.block_on(cvm_analytics::features::explain_features(&args.warehouse, window))?);
+        return Ok(());
+    }
     let started = Instant::now();
     let mut step_started = Instant::now();
     let mut last: Option<Step> = None;

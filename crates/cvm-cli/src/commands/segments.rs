@@ -133,7 +133,7 @@ pub fn run(command: SegmentsCommand) -> anyhow::Result<()> {
         SegmentsCommand::Check { file, config, format } => {
             let config = super::run::read_config(config.as_deref())?;
             let (_, analyst) = super::run::read_segments(&file)?;
-            let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+            let runtime = super::run::query_runtime()?;
             let checked = runtime
                 .block_on(cvm_analytics::check_segments(&config, &analyst))
                 .with_context(|| format!("{}", file.display()))?;
@@ -149,7 +149,7 @@ pub fn run(command: SegmentsCommand) -> anyhow::Result<()> {
             out.print(format)?;
         }
         SegmentsCommand::Columns { format } => {
-            let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+            let runtime = super::run::query_runtime()?;
             let schema = runtime.block_on(cvm_analytics::feature_schema(&cvm_analytics::RunConfig::default()))?;
             let mut out = Report::new(["column", "type"]);
             for f in schema.fields() {

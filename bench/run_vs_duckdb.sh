@@ -22,14 +22,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/telco-cvm/target}"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000000 10000000)
 
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -c 'import duckdb' 2>/dev/null || "$VENV/bin/pip" install -q duckdb
+. bench/common.sh
+ensure_duckdb
 cargo build --release -q -p cvm-cli
 CVM="$CARGO_TARGET_DIR/release/cvm"
 
-peak_rss_mib() { awk '/Maximum resident set size/ {printf "%.0f", $NF/1024}' "$1"; }
-cpu_s() { awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$1"; }
-calc() { python3 -c "print(f'{$1:.2f}')"; }
 
 for n in "${sizes[@]}"; do
   export_dir="$BENCH_DIR/export-$n-$MONTHS"

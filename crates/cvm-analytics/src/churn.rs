@@ -14,8 +14,12 @@ use cvm_churn::data::{Column, Dataset, Feature, FeatureKind, UNSEEN};
 use cvm_churn::metrics::Metrics;
 use cvm_churn::model::{ChurnModel, TrainConfig};
 use cvm_domain::Month;
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt8Array};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt8Array,
+};
 use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::kernels::boolean::not;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
@@ -98,15 +102,8 @@ pub fn dataset(batch: &RecordBatch, schema: Option<&[Feature]>, labels: Option<V
             features.push(Feature { name: name.clone(), kind: FeatureKind::Categorical { levels } });
             columns.push(Column::Categorical(codes));
         } else {
-            let values: Vec<f64> = if array.data_type() == &DataType::Boolean {
-                let b = array
-                    .as_any()
-                    .downcast_ref::<datafusion::arrow::array::BooleanArray>()
-                    .ok_or_else(|| AnalyticsError::Churn(format!("feature `{name}` is not a readable flag")))?;
-                (0..b.len()).map(|r| if b.is_valid(r) { f64::from(u8::from(b.value(r))) } else { f64::NAN }).collect()
-            } else {
-                f64_column(batch, name)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()
-            };
+            // Flags read as 1 and 0 (the cast); missing values as NaN.
+            let values: Vec<f64> = f64_column(batch, name)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
             features.push(Feature { name: name.clone(), kind: FeatureKind::Numeric });
             columns.push(Column::Numeric(values));
         }
@@ -119,11 +116,7 @@ pub async fn closed_in(root: &Path, month: Month) -> Result<HashSet<i64>> {
     use datafusion::prelude::{ParquetReadOptions, SessionContext, cast, col, lit};
     let t = cvm_domain::schema::table("subscribers")
         .ok_or_else(|| AnalyticsError::Churn("the schema has no subscribers table".into()))?;
-    let path = cvm_warehouse::store::snapshot_path(root, t);
-    let path = path
-        .to_str()
-        .ok_or_else(|| AnalyticsError::Warehouse { path: path.clone(), what: "path is not UTF-8".into() })?
-        .to_owned();
+    let path = crate::features::path_text(&cvm_warehouse::store::snapshot_path(root, t))?;
     let ctx = SessionContext::new();
     let day = cast(col("status_since"), DataType::Int32);
     let df = ctx
@@ -145,22 +138,33 @@ pub async fn closed_in(root: &Path, month: Month) -> Result<HashSet<i64>> {
 
 /// Rows as of `t` still on the network at its end, with their label (left in t + 1).
 async fn labelled_rows(root: &Path, t: Month) -> Result<(RecordBatch, Vec<bool>)> {
-    let features = compute_features(root, Window::new(t)).await?.concat()?;
-    let left_now = datafusion::arrow::compute::cast(
-        features.column_by_name("left_network").ok_or_else(|| AnalyticsError::Churn("no left_network".into()))?,
-        &DataType::Boolean,
-    )?;
-    let left_now = left_now
-        .as_any()
-        .downcast_ref::<datafusion::arrow::array::BooleanArray>()
-        .ok_or_else(|| AnalyticsError::Churn("left_network is not a flag".into()))?;
-    let staying: datafusion::arrow::array::BooleanArray =
-        (0..left_now.len()).map(|r| Some(!(left_now.is_valid(r) && left_now.value(r)))).collect();
-    let rows = datafusion::arrow::compute::filter_record_batch(&features, &staying)?;
+    let features = compute_features(root, Window::new(t)).await?;
+    let mut staying = Vec::with_capacity(features.batches.len());
+    for batch in &features.batches {
+        let left_now = batch
+            .column_by_name("left_network")
+            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
+            .ok_or_else(|| AnalyticsError::Churn("the features lack the left_network flag".into()))?;
+        // Never null: status and status_since are required columns.
+        staying.push(filter_record_batch(batch, &not(left_now)?)?);
+    }
+    let rows = concat_batches(&features.schema, &staying)?;
     let leaving = closed_in(root, t.plus(1)).await?;
     let labels =
         i64_column(&rows, "subscriber_id")?.into_iter().map(|id| id.is_some_and(|id| leaving.contains(&id))).collect();
     Ok((rows, labels))
+}
+
+/// The test month's rows as the model scored them, for comparing with another scorer (e.g.
+/// the generator's planted probabilities).
+#[derive(Debug, Clone)]
+pub struct TestScores {
+    /// Subscriber of each row.
+    pub ids: Vec<i64>,
+    /// The model's churn probability.
+    pub probabilities: Vec<f64>,
+    /// Whether the line left the network the month after.
+    pub labels: Vec<bool>,
 }
 
 /// Trains on the as-of months `as_of - 1 - history ..= as_of - 2` and tests on `as_of - 1`
@@ -171,7 +175,7 @@ pub async fn train_on_history(
     history: usize,
     config: &TrainConfig,
     progress: &mut dyn FnMut(&str),
-) -> Result<WarehouseModel> {
+) -> Result<(WarehouseModel, TestScores)> {
     let test_month = as_of.plus(-1);
     let history = history.max(1) as i32;
     let mut train_batches = Vec::new();
@@ -190,6 +194,7 @@ pub async fn train_on_history(
         .map(RecordBatch::schema)
         .ok_or_else(|| AnalyticsError::Churn("no training months".into()))?;
     let train = concat_batches(&schema, &train_batches)?;
+    drop(train_batches);
     if !train_labels.iter().any(|&l| l) {
         return Err(AnalyticsError::Churn(format!(
             "no line left the network in the months after {}: nothing to learn from",
@@ -208,7 +213,7 @@ pub async fn train_on_history(
     let predicted = model.predict(&test_ds).map_err(|e| AnalyticsError::Churn(e.to_string()))?;
     let test = Metrics::compute(&predicted.blend, &test_labels);
     let positives = test_labels.iter().filter(|&&l| l).count();
-    Ok(WarehouseModel {
+    let trained = WarehouseModel {
         label: "left the network in the following month".into(),
         train_months,
         test_month: test_month.to_string(),
@@ -216,30 +221,17 @@ pub async fn train_on_history(
         test_positive_rate: positives as f64 / test_labels.len().max(1) as f64,
         test,
         model,
-    })
-}
-
-/// Test-month scores of a trained model, with the subscriber ids and labels (for comparing
-/// against another scorer, e.g. the generator's planted probabilities).
-pub async fn test_scores(root: &Path, model: &WarehouseModel) -> Result<(Vec<i64>, Vec<f64>, Vec<bool>)> {
-    let t = Month::parse(&model.test_month)?;
-    let (rows, labels) = labelled_rows(root, t).await?;
-    let ds = dataset(&rows, Some(&model.model.features), Some(labels.clone()))?;
-    let p = model.model.predict(&ds).map_err(|e| AnalyticsError::Churn(e.to_string()))?;
-    let ids = i64_column(&rows, "subscriber_id")?.into_iter().map(|v| v.unwrap_or_default()).collect();
-    Ok((ids, p.blend, labels))
+    };
+    let ids = i64_column(&test_rows, "subscriber_id")?.into_iter().map(|v| v.unwrap_or_default()).collect();
+    Ok((trained, TestScores { ids, probabilities: predicted.blend, labels: test_labels }))
 }
 
 /// Writes the model to `W/models/churn.json` (through a temporary file).
 pub fn install(root: &Path, model: &WarehouseModel) -> Result<PathBuf> {
     let path = model_path(root);
-    let dir = root.join("models");
-    std::fs::create_dir_all(&dir).map_err(|e| AnalyticsError::Io { path: dir.clone(), source: e })?;
-    let temp = dir.join(format!(".churn.json.tmp-{}", std::process::id()));
     let mut text = serde_json::to_string_pretty(model)?;
     text.push('\n');
-    std::fs::write(&temp, text).map_err(|e| AnalyticsError::Io { path: temp.clone(), source: e })?;
-    std::fs::rename(&temp, &path).map_err(|e| AnalyticsError::Io { path: path.clone(), source: e })?;
+    cvm_warehouse::store::write_atomically(&path, text.as_bytes())?;
     Ok(path)
 }
 

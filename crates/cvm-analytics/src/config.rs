@@ -84,10 +84,7 @@ impl ValueModel {
             }
         }
         for (i, t) in self.tiers.iter().enumerate() {
-            let name_ok = !t.name.is_empty()
-                && t.name.len() <= 32
-                && t.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            if !name_ok {
+            if !is_plain_name(&t.name, 32) {
                 return bad(format!("value.tiers: tier name `{}` must be 1-32 of a-z, 0-9 and _", t.name));
             }
             if self.tiers[..i].iter().any(|u| u.name == t.name) {
@@ -96,6 +93,14 @@ impl ValueModel {
         }
         Ok(())
     }
+}
+
+/// A name analysts give (segments, tiers): 1 to `max` of `a-z`, `0-9` and `_`, so it can sit
+/// in a file name, a column or a quoted literal as it is.
+pub fn is_plain_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// One tier of the value pyramid (价值金字塔) and the service it gets.

@@ -88,6 +88,20 @@ pub fn check(text: &str, columns: &[String]) -> Result<CheckedExpr, ExpressionEr
     Ok(CheckedExpr { text: text.to_owned(), columns: walk.used })
 }
 
+/// Checks `text` against the columns of `schema` and turns it into a DataFusion expression
+/// over them: the one way analysts' text reaches the engine. The error is the message to
+/// show (the checker's, with line and column, or the planner's).
+pub fn to_expr(
+    ctx: &datafusion::prelude::SessionContext,
+    schema: &datafusion::common::DFSchema,
+    text: &str,
+) -> Result<(CheckedExpr, datafusion::logical_expr::Expr), String> {
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
+    let checked = check(text, &columns).map_err(|e| e.to_string())?;
+    let expr = ctx.parse_sql_expr(&checked.text, schema).map_err(|e| e.to_string())?;
+    Ok((checked, expr))
+}
+
 /// The state of one check: the allowed columns and the ones seen.
 struct Walk<'a> {
     columns: &'a [String],

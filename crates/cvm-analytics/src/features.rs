@@ -387,6 +387,13 @@ fn table(name: &str) -> Result<&'static Table> {
         .ok_or_else(|| AnalyticsError::Warehouse { path: name.into(), what: "not a table of the input schema".into() })
 }
 
+/// A warehouse path as the text DataFusion's readers take.
+pub(crate) fn path_text(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| AnalyticsError::Warehouse { path: path.to_path_buf(), what: "path is not UTF-8".into() })
+}
+
 /// Registers input table `name` as an empty table of its declared columns.
 pub(crate) fn register_empty(ctx: &SessionContext, name: &str) -> Result<()> {
     let t = table(name)?;
@@ -401,14 +408,7 @@ async fn register(ctx: &SessionContext, table: &Table, files: &[std::path::PathB
     if files.is_empty() {
         return register_empty(ctx, table.name);
     }
-    let paths = files
-        .iter()
-        .map(|p| {
-            p.to_str()
-                .map(str::to_owned)
-                .ok_or_else(|| AnalyticsError::Warehouse { path: p.clone(), what: "path is not UTF-8".into() })
-        })
-        .collect::<Result<Vec<String>>>()?;
+    let paths = files.iter().map(|p| path_text(p)).collect::<Result<Vec<String>>>()?;
     let df = ctx.read_parquet(paths, ParquetReadOptions::default()).await?;
     ctx.register_table(table.name, df.into_view())?;
     Ok(())

@@ -74,8 +74,8 @@ pub struct RunOutput {
     pub churn_scores: Option<Vec<RecordBatch>>,
     /// The configuration used.
     pub config: RunConfig,
-    /// The analyst's segments file used, with its saved version when it has one.
-    pub analyst_segments: (Option<u32>, SegmentFile),
+    /// The analyst's segments file used.
+    pub analyst_segments: SegmentFile,
 }
 
 /// A step of a run, for progress on the terminal.
@@ -134,7 +134,7 @@ pub async fn analyse(
     root: &Path,
     window: Window,
     config: &RunConfig,
-    analyst_segments: (Option<u32>, SegmentFile),
+    analyst_segments: &SegmentFile,
     progress: &mut dyn FnMut(Step),
 ) -> Result<RunOutput> {
     progress(Step::Features);
@@ -169,7 +169,7 @@ pub async fn analyse(
     let lifecycle = value::lifecycle_report(&df).await?;
 
     progress(Step::Segments);
-    let defs = segments::all_segments(config, &analyst_segments.1)?;
+    let defs = segments::all_segments(config, analyst_segments)?;
     let checked = segments::check_segments(&ctx, df.schema(), &defs)?;
     let (memberships, segment_report) = segments::evaluate(&df, &checked, &config.validity).await?;
 
@@ -197,7 +197,7 @@ pub async fn analyse(
         warning_counts,
         churn_scores,
         config: config.clone(),
-        analyst_segments,
+        analyst_segments: analyst_segments.clone(),
     })
 }
 
@@ -254,6 +254,9 @@ pub enum AnalyticsError {
     /// k-means failed.
     #[error("clustering: {0}")]
     Clustering(String),
+    /// A file could not be written into the warehouse.
+    #[error("{0}")]
+    Store(#[from] cvm_warehouse::ImportError),
     /// The churn model could not be trained or applied.
     #[error("churn model: {0}")]
     Churn(String),

@@ -2,9 +2,7 @@
 //! their members, and the validity report (measurable, accessible, substantial,
 //! differentiable).
 
-use std::collections::BTreeMap;
-
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::DFSchema;
 use datafusion::functions_aggregate::expr_fn::{avg, count, stddev_pop, sum};
@@ -92,21 +90,17 @@ pub struct CheckedSegment {
 
 /// Checks names and predicates of `defs` against the feature table's `schema`.
 pub fn check_segments(ctx: &SessionContext, schema: &DFSchema, defs: &[SegmentDef]) -> Result<Vec<CheckedSegment>> {
-    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
     let mut checked = Vec::with_capacity(defs.len());
     for (i, def) in defs.iter().enumerate() {
         let refuse = |what: String| AnalyticsError::Segment { name: def.name.clone(), what };
-        let name_ok = !def.name.is_empty()
-            && def.name.len() <= 64
-            && def.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !name_ok {
+        if !crate::config::is_plain_name(&def.name, 64) {
             return Err(refuse("a segment name is 1-64 of a-z, 0-9 and _".into()));
         }
         if defs[..i].iter().any(|d| d.name == def.name) {
             return Err(refuse("the name is used twice (built-in segments count too)".into()));
         }
-        let predicate = expression::check(&def.predicate, &columns).map_err(|e| refuse(format!("where: {e}")))?;
-        let expr = ctx.parse_sql_expr(&predicate.text, schema).map_err(|e| refuse(format!("where: {e}")))?;
+        let (predicate, expr) =
+            expression::to_expr(ctx, schema, &def.predicate).map_err(|e| refuse(format!("where: {e}")))?;
         let kind = expr.get_type(schema).map_err(|e| refuse(format!("where: {e}")))?;
         if kind != DataType::Boolean {
             return Err(refuse(format!("where: not a yes/no condition (it gives {kind})")));
@@ -188,58 +182,58 @@ fn indicator(e: Expr) -> Result<Expr> {
 
 /// Members of every segment, as (segment, subscriber_id) rows sorted by segment order then
 /// subscriber, and the validity report.
+///
+/// Two passes over the features whatever the number of segments: one aggregate for the
+/// population's and every segment's measures, one projection of the predicates for the
+/// members.
 pub async fn evaluate(
     features: &DataFrame,
     segments: &[CheckedSegment],
     thresholds: &ValidityThresholds,
 ) -> Result<(RecordBatch, SegmentReport)> {
-    // The population's means and spreads of the profile features, and its totals.
-    let mut aggs = vec![count(lit(1)).alias("n"), sum(revenue_expr()).alias("revenue")];
+    let member = |i: usize| format!("member_{i}");
+    // The inputs of the measures, with each predicate evaluated once as a column.
+    let mut inputs = vec![
+        revenue_expr().alias("revenue"),
+        indicator(reachable_expr())?.alias("reachable"),
+        indicator(col("left_network"))?.alias("churn"),
+    ];
+    inputs.extend(PROFILE_FEATURES.iter().map(|f| cast(col(*f), DataType::Float64).alias(*f)));
+    inputs.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
+    // Population: counts, revenue, means and spreads of the profile features.
+    let mut aggs = vec![count(lit(1)).alias("n"), sum(col("revenue")).alias("revenue")];
     for f in PROFILE_FEATURES {
-        aggs.push(avg(cast(col(*f), DataType::Float64)).alias(format!("mean_{f}")));
-        aggs.push(stddev_pop(cast(col(*f), DataType::Float64)).alias(format!("sd_{f}")));
+        aggs.push(avg(col(*f)).alias(format!("mean_{f}")));
+        aggs.push(stddev_pop(col(*f)).alias(format!("sd_{f}")));
     }
-    let population = one_row(features.clone().aggregate(vec![], aggs)?).await?;
-    let n_pop = i64_column(&population, "n")?[0].unwrap_or(0).max(0) as u64;
-    let rev_pop = f64_column(&population, "revenue")?[0].unwrap_or(0.0);
-    let mut pop_profile = BTreeMap::new();
-    for f in PROFILE_FEATURES {
-        let mean = f64_column(&population, &format!("mean_{f}"))?[0];
-        let sd = f64_column(&population, &format!("sd_{f}"))?[0];
-        pop_profile.insert(*f, (mean, sd));
-    }
-
-    let mut names: Vec<String> = Vec::new();
-    let mut ids: Vec<i64> = Vec::new();
-    let mut report = Vec::with_capacity(segments.len());
-    for seg in segments {
-        let members = features.clone().filter(seg.expr.clone())?;
-        let batches = members.clone().select(vec![col("subscriber_id")])?.collect().await?;
-        for b in &batches {
-            for id in i64_column(b, "subscriber_id")?.into_iter().flatten() {
-                names.push(seg.def.name.clone());
-                ids.push(id);
-            }
-        }
-        let mut aggs = vec![
-            count(lit(1)).alias("n"),
-            sum(revenue_expr()).alias("revenue"),
-            avg(indicator(reachable_expr())?).alias("reachable"),
-            avg(indicator(col("left_network"))?).alias("churn"),
-        ];
+    // Each segment: the same measures over its members (`CASE WHEN member THEN x END` is null
+    // for the others, and aggregates skip nulls).
+    for i in 0..segments.len() {
+        let of_members = |e: Expr| -> Result<Expr> { Ok(when(col(member(i)), e).end()?) };
+        aggs.push(count(of_members(lit(1))?).alias(format!("n_{i}")));
+        aggs.push(sum(of_members(col("revenue"))?).alias(format!("revenue_{i}")));
+        aggs.push(avg(of_members(col("reachable"))?).alias(format!("reachable_{i}")));
+        aggs.push(avg(of_members(col("churn"))?).alias(format!("churn_{i}")));
         for f in PROFILE_FEATURES {
-            aggs.push(avg(cast(col(*f), DataType::Float64)).alias(format!("mean_{f}")));
+            aggs.push(avg(of_members(col(*f))?).alias(format!("mean_{f}_{i}")));
         }
-        let stats = one_row(members.aggregate(vec![], aggs)?).await?;
-        let n = i64_column(&stats, "n")?[0].unwrap_or(0).max(0) as u64;
-        let revenue = f64_column(&stats, "revenue")?[0].unwrap_or(0.0);
-        let reachable_share = f64_column(&stats, "reachable")?[0];
-        let churn_rate = f64_column(&stats, "churn")?[0];
+    }
+    let stats = one_row(features.clone().select(inputs)?.aggregate(vec![], aggs)?).await?;
+    let value = |name: &str| -> Result<Option<f64>> { Ok(f64_column(&stats, name)?[0]) };
+    let n_pop = i64_column(&stats, "n")?[0].unwrap_or(0).max(0) as u64;
+    let rev_pop = value("revenue")?.unwrap_or(0.0);
+
+    let mut report = Vec::with_capacity(segments.len());
+    for (i, seg) in segments.iter().enumerate() {
+        let n = i64_column(&stats, &format!("n_{i}"))?[0].unwrap_or(0).max(0) as u64;
+        let revenue = value(&format!("revenue_{i}"))?.unwrap_or(0.0);
+        let reachable_share = value(&format!("reachable_{i}"))?;
+        let churn_rate = value(&format!("churn_{i}"))?;
         // Root mean square of standardised mean differences over the features both have.
         let mut squares = Vec::new();
         for f in PROFILE_FEATURES {
-            let (Some(pm), Some(sd)) = pop_profile[f] else { continue };
-            if let Some(m) = f64_column(&stats, &format!("mean_{f}"))?[0]
+            let (Some(pm), Some(sd)) = (value(&format!("mean_{f}"))?, value(&format!("sd_{f}"))?) else { continue };
+            if let Some(m) = value(&format!("mean_{f}_{i}"))?
                 && sd > 0.0
             {
                 squares.push(((m - pm) / sd).powi(2));
@@ -267,12 +261,32 @@ pub async fn evaluate(
             churn_rate,
         });
     }
+
+    // Members: a null predicate (a missing feature) counts as not a member, as in a WHERE.
+    let mut flags = vec![col("subscriber_id")];
+    flags.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
+    let batches = features.clone().select(flags)?.collect().await?;
+    let mut rows: Vec<(usize, i64)> = Vec::new();
+    for i in 0..segments.len() {
+        for b in &batches {
+            let ids = i64_column(b, "subscriber_id")?;
+            let is_member = b.column_by_name(&member(i)).map(|c| c.as_boolean()).ok_or_else(|| {
+                AnalyticsError::Segment { name: segments[i].def.name.clone(), what: "no member flags".into() }
+            })?;
+            rows.extend(
+                (0..b.num_rows())
+                    .filter(|&r| is_member.is_valid(r) && is_member.value(r))
+                    .filter_map(|r| Some((i, ids[r]?))),
+            );
+        }
+    }
     let schema = Arc::new(Schema::new(vec![
         Field::new("segment", DataType::Utf8, false),
         Field::new("subscriber_id", DataType::Int64, false),
     ]));
-    let memberships =
-        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(names)), Arc::new(Int64Array::from(ids))])?;
+    let names = StringArray::from_iter_values(rows.iter().map(|(i, _)| segments[*i].def.name.as_str()));
+    let ids = Int64Array::from_iter_values(rows.iter().map(|(_, id)| *id));
+    let memberships = RecordBatch::try_new(schema, vec![Arc::new(names), Arc::new(ids)])?;
     let report = SegmentReport {
         population: n_pop,
         population_revenue: rev_pop,

@@ -74,22 +74,27 @@ pub fn run_dir(root: &Path, as_of: &str) -> PathBuf {
     root.join("runs").join(as_of)
 }
 
-/// Reads report `name` (one of [`files`]) of the committed run `as_of`.
-pub fn read_report<T: serde::de::DeserializeOwned>(root: &Path, as_of: &str, name: &str) -> Result<T> {
+/// Opens file `name` of the committed run `as_of`; a missing run says to run one.
+fn open_in_run(root: &Path, as_of: &str, name: &str) -> Result<File> {
     let path = run_dir(root, as_of).join(name);
-    let text = fs::read_to_string(&path).map_err(|e| {
+    File::open(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             AnalyticsError::Warehouse { path: path.clone(), what: format!("no run as of {as_of}: run `cvm run` first") }
         } else {
             AnalyticsError::Io { path: path.clone(), source: e }
         }
-    })?;
-    Ok(serde_json::from_str(&text)?)
+    })
+}
+
+/// Reads report `name` (one of [`files`]) of the committed run `as_of`.
+pub fn read_report<T: serde::de::DeserializeOwned>(root: &Path, as_of: &str, name: &str) -> Result<T> {
+    Ok(serde_json::from_reader(std::io::BufReader::new(open_in_run(root, as_of, name)?))?)
 }
 
 /// Writes the run's files to `W/runs/<as-of>/`, replacing a previous run of that month only
-/// once the new one is complete. Returns the summary written.
-pub fn commit(root: &Path, run: &RunOutput, seconds: f64) -> Result<RunSummary> {
+/// once the new one is complete; `segments_version` is the saved version of the analyst's
+/// segments file the run used. Returns the summary written.
+pub fn commit(root: &Path, run: &RunOutput, segments_version: Option<u32>, seconds: f64) -> Result<RunSummary> {
     let as_of = run.window.as_of.to_string();
     let runs = root.join("runs");
     fs::create_dir_all(&runs).map_err(io(&runs))?;
@@ -113,7 +118,7 @@ pub fn commit(root: &Path, run: &RunOutput, seconds: f64) -> Result<RunSummary> 
     if let Some(scores) = run.churn_scores.as_ref().filter(|s| !s.is_empty()) {
         write_parquet(&temp.join(files::CHURN_SCORES), &scores[0].schema(), scores)?;
     }
-    let analyst = toml::to_string(&run.analyst_segments.1)
+    let analyst = toml::to_string(&run.analyst_segments)
         .map_err(|e| AnalyticsError::Config { origin: "segments".into(), what: e.to_string() })?;
     write_text(&temp.join(files::ANALYST_SEGMENTS), &analyst)?;
     write_text(&temp.join(files::VALIDITY_MD), &crate::segments::report_markdown(&run.segments, &as_of))?;
@@ -123,7 +128,7 @@ pub fn commit(root: &Path, run: &RunOutput, seconds: f64) -> Result<RunSummary> 
         rows: run.features.iter().map(|b| b.num_rows() as u64).sum(),
         columns: run.schema.fields().len() as u64,
         segments: run.segments.segments.len() as u64,
-        segments_version: run.analyst_segments.0,
+        segments_version,
         clusters: run.clusters.k as u64,
         warnings: run.warning_counts.warnings,
         churn_scored: run.churn_scores.as_ref().map(|s| s.iter().map(|b| b.num_rows() as u64).sum()),
@@ -158,15 +163,7 @@ pub fn commit(root: &Path, run: &RunOutput, seconds: f64) -> Result<RunSummary> 
 /// Reads Parquet file `name` (one of [`files`]) of the committed run `as_of` as one batch.
 pub fn read_table(root: &Path, as_of: &str, name: &str) -> Result<RecordBatch> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let path = run_dir(root, as_of).join(name);
-    let file = File::open(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            AnalyticsError::Warehouse { path: path.clone(), what: format!("no run as of {as_of}: run `cvm run` first") }
-        } else {
-            AnalyticsError::Io { path: path.clone(), source: e }
-        }
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open_in_run(root, as_of, name)?)?;
     let schema = builder.schema().clone();
     let batches = builder.build()?.collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(datafusion::arrow::compute::concat_batches(&schema, &batches)?)
@@ -219,12 +216,7 @@ pub fn save_segments(root: &Path, text: &str) -> Result<u32> {
         return Ok(*v);
     }
     let version = latest.map_or(1, |(v, _)| v + 1);
-    let dir = segments_dir(root);
-    fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let path = dir.join(format!("v{version:04}.toml"));
-    let temp = dir.join(format!(".v{version:04}.toml.tmp-{}", std::process::id()));
-    write_text(&temp, text)?;
-    fs::rename(&temp, &path).map_err(io(&path))?;
+    cvm_warehouse::store::write_atomically(&segments_dir(root).join(format!("v{version:04}.toml")), text.as_bytes())?;
     Ok(version)
 }
 

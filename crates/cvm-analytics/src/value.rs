@@ -25,10 +25,8 @@ pub const LIFECYCLE_GROUPS: &[(&str, &str, &str, &str)] = &[
 pub fn with_value_and_lifecycle(ctx: &SessionContext, features: DataFrame, model: &ValueModel) -> Result<DataFrame> {
     let schema = features.schema().clone();
     let term = |field: &str, text: &str| -> Result<Expr> {
-        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().to_lowercase()).collect();
-        let bad = |what: String| AnalyticsError::Config { origin: format!("value.{field}"), what };
-        let checked = expression::check(text, &columns).map_err(|e| bad(e.to_string()))?;
-        let expr = ctx.parse_sql_expr(&checked.text, &schema).map_err(|e| bad(e.to_string()))?;
+        let (_, expr) = expression::to_expr(ctx, &schema, text)
+            .map_err(|what| AnalyticsError::Config { origin: format!("value.{field}"), what })?;
         Ok(cast(expr, DataType::Float64))
     };
     let value = term("base", &model.base)? + lit(model.potential_weight) * term("potential", &model.potential)?

@@ -308,7 +308,7 @@ fn train_on_history(a: &TrainArgs, warehouse: &std::path::Path) -> anyhow::Resul
     let runtime = super::run::query_runtime()?;
     let started = Instant::now();
     let mut progress = |what: &str| eprintln!("[{:>7.1}s] {what}", started.elapsed().as_secs_f64());
-    let trained = runtime.block_on(cvm_analytics::churn::train_on_history(
+    let (trained, scored) = runtime.block_on(cvm_analytics::churn::train_on_history(
         warehouse,
         as_of,
         a.history,
@@ -330,16 +330,18 @@ fn train_on_history(a: &TrainArgs, warehouse: &std::path::Path) -> anyhow::Resul
     );
     let mut rows = vec![(format!("test {}: model", trained.test_month), trained.test)];
     if let Some(planted) = &a.planted {
-        let (ids, _, labels) = runtime.block_on(cvm_analytics::churn::test_scores(warehouse, &trained))?;
         let p = planted_probabilities(planted, &trained.test_month)?;
-        let missing = ids.iter().filter(|id| !p.contains_key(id)).count();
+        let missing = scored.ids.iter().filter(|id| !p.contains_key(id)).count();
         anyhow::ensure!(
             missing == 0,
             "{missing} test subscribers have no planted probability in {}",
             planted.display()
         );
-        let scores: Vec<f64> = ids.iter().map(|id| p[id]).collect();
-        rows.push((format!("test {}: planted probability", trained.test_month), Metrics::compute(&scores, &labels)));
+        let planted_scores: Vec<f64> = scored.ids.iter().map(|id| p[id]).collect();
+        rows.push((
+            format!("test {}: planted probability", trained.test_month),
+            Metrics::compute(&planted_scores, &scored.labels),
+        ));
     }
     let named: Vec<(&str, &Metrics)> = rows.iter().map(|(n, m)| (n.as_str(), m)).collect();
     metrics_report(&named).print(a.format)?;

@@ -83,7 +83,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => cvm_analytics::store::latest_segments(&args.warehouse)?
             .map(|(v, text)| -> anyhow::Result<_> {
                 let origin = format!("{}/segments/v{v:04}.toml", args.warehouse.display());
-                Ok((text.clone(), SegmentFile::from_toml(&text, &origin)?))
+                let file = SegmentFile::from_toml(&text, &origin)?;
+                Ok((text, file))
             })
             .transpose()?,
     };
@@ -94,30 +95,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let started = Instant::now();
-    let mut step_started = Instant::now();
-    let mut last: Option<Step> = None;
-    let mut progress = |step: Step| {
-        if let Some(prev) = last {
-            eprintln!("  {:<32} {:>8.2} s", prev.label(), step_started.elapsed().as_secs_f64());
+    // Each step's seconds are printed when the next one starts, and the last one's at the end.
+    let mut current: Option<(Step, Instant)> = None;
+    let mut step_done = |next: Option<Step>| {
+        if let Some((step, at)) = current.take() {
+            eprintln!("  {:<32} {:>8.2} s", step.label(), at.elapsed().as_secs_f64());
         }
-        eprintln!("run {}: {}...", args.as_of, step.label());
-        step_started = Instant::now();
-        last = Some(step);
+        if let Some(step) = next {
+            eprintln!("run {}: {}...", args.as_of, step.label());
+            current = Some((step, Instant::now()));
+        }
     };
     let analyst = segments.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
     let output = runtime
-        .block_on(cvm_analytics::analyse(&args.warehouse, window, &config, (None, analyst), &mut progress))
+        .block_on(cvm_analytics::analyse(&args.warehouse, window, &config, &analyst, &mut |s| step_done(Some(s))))
         .with_context(|| format!("run as of {}", args.as_of))?;
-    if let Some(prev) = last {
-        eprintln!("  {:<32} {:>8.2} s", prev.label(), step_started.elapsed().as_secs_f64());
-    }
-    let mut output = output;
+    step_done(None);
     // Saved only once every predicate passed: a refused file never becomes a version.
-    if let Some((text, _)) = &segments {
-        output.analyst_segments.0 = Some(cvm_analytics::store::save_segments(&args.warehouse, text)?);
-    }
+    let version = segments.map(|(text, _)| cvm_analytics::store::save_segments(&args.warehouse, &text)).transpose()?;
     let seconds = started.elapsed().as_secs_f64();
-    let summary = cvm_analytics::commit(&args.warehouse, &output, seconds).context("writing the run")?;
+    let summary = cvm_analytics::commit(&args.warehouse, &output, version, seconds).context("writing the run")?;
     let dir = cvm_analytics::run_dir(&args.warehouse, &summary.as_of);
 
     let mut report = Report::new([

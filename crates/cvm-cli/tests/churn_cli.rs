@@ -76,18 +76,21 @@ fn train_evaluate_score_round_trip() {
     assert!(out.contains("observed_churn_rate"));
     assert!(last_auc(&out) > 0.85, "in-sample AUC");
 
-    let (ok, out, err) = cvm(&[
-        "churn",
-        "score",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        data,
-        "--id",
-        "customerID",
-        "--format",
-        "csv",
-    ]);
+    let score = || {
+        cvm(&[
+            "churn",
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            data,
+            "--id",
+            "customerID",
+            "--format",
+            "csv",
+        ])
+    };
+    let (ok, out, err) = score();
     assert!(ok, "{err}");
     let mut lines = out.lines();
     assert_eq!(lines.next().unwrap(), "customerID,probability,decile,reason_1,reason_2,reason_3");
@@ -95,18 +98,7 @@ fn train_evaluate_score_round_trip() {
     assert_eq!(rows.len(), 7043);
     assert!(rows[0].starts_with("7590-VHVEG,"));
     // Scoring twice gives identical probabilities; reasons are words, e.g. "tenure low (1)".
-    let (_, again, _) = cvm(&[
-        "churn",
-        "score",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        data,
-        "--id",
-        "customerID",
-        "--format",
-        "csv",
-    ]);
+    let (_, again, _) = score();
     assert_eq!(out, again);
     assert!(out.contains("tenure low ("), "{}", &out[..500]);
     assert!(out.contains("Contract = Month-to-month"));

@@ -5,10 +5,20 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{arg, cvm_ok};
 use serde_json::Value;
+
+/// Generates `subscribers` x `months` with `seed` into `dir/export` and imports it into
+/// `dir/w`; returns both folders.
+fn generated_warehouse(dir: &Path, subscribers: u32, months: u32, seed: u64) -> (PathBuf, PathBuf) {
+    let (export, w) = (dir.join("export"), dir.join("w"));
+    let (n, m, s) = (subscribers.to_string(), months.to_string(), seed.to_string());
+    cvm_ok(&["generate", "--subscribers", &n, "--months", &m, "--seed", &s, "--out", arg(&export)]);
+    cvm_ok(&["import", arg(&export), "--warehouse", arg(&w)]);
+    (export, w)
+}
 
 fn rows(out: &str) -> Vec<Value> {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
@@ -25,10 +35,7 @@ fn f(v: &Value) -> f64 {
 #[test]
 fn planted_brand_mix_pareto_skew_and_lifecycle_churn_show_up() {
     let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export");
-    let w = dir.path().join("w");
-    cvm_ok(&["generate", "--subscribers", "40000", "--months", "6", "--seed", "5", "--out", arg(&export)]);
-    cvm_ok(&["import", arg(&export), "--warehouse", arg(&w)]);
+    let (export, w) = generated_warehouse(dir.path(), 40000, 6, 5);
     // The declared brands as analyst segments: the generator plants 55 / 25 / 20.
     let segments = dir.path().join("brands.toml");
     fs::write(
@@ -128,10 +135,7 @@ fn planted_brand_mix_pareto_skew_and_lifecycle_churn_show_up() {
 #[test]
 fn the_same_warehouse_gives_the_same_run_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export");
-    let w = dir.path().join("w");
-    cvm_ok(&["generate", "--subscribers", "3000", "--months", "3", "--seed", "9", "--out", arg(&export)]);
-    cvm_ok(&["import", arg(&export), "--warehouse", arg(&w)]);
+    let (_, w) = generated_warehouse(dir.path(), 3000, 3, 9);
     let files = |w: &Path| -> Vec<(String, Vec<u8>)> {
         let dir = w.join("runs/2026-10");
         let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
@@ -157,10 +161,7 @@ fn the_same_warehouse_gives_the_same_run_byte_for_byte() {
 #[test]
 fn a_churn_model_trained_on_history_scores_the_run_close_to_the_planted_probability() {
     let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("export");
-    let w = dir.path().join("w");
-    cvm_ok(&["generate", "--subscribers", "40000", "--months", "6", "--seed", "8", "--out", arg(&export)]);
-    cvm_ok(&["import", arg(&export), "--warehouse", arg(&w)]);
+    let (export, w) = generated_warehouse(dir.path(), 40000, 6, 8);
     // Train on features as of 2026-07 and 2026-08 (labels: left in 08, 09), test on 2026-09
     // (label: left in 10), against the generator's planted probability of 2026-09.
     let planted = export.join("truth/churn.csv");

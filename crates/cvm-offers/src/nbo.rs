@@ -1,0 +1,768 @@
+//! Next best offer (下一最佳营销): the candidate offers of one subscriber, and one arbitrated
+//! offer per contact channel.
+//!
+//! Candidates come from the fits (plan, data, device), from up-selling a higher version of
+//! what the subscriber holds, from cross-selling what customers with the same holdings also
+//! hold (association rules), and from the club and partner offers. Each has an acceptance
+//! likelihood (a prior per source, scaled by the evidence; to be replaced by measured
+//! response rates once campaigns record them), a monthly revenue change and cost for the
+//! operator, and whether it retains a subscriber at risk.
+//!
+//! The expected value of making candidate `c` through channel `ch`:
+//!
+//! ```text
+//! p     = min(1, c.acceptance x response(ch))
+//! value = horizon x c.monthly_revenue_change
+//!       + (c retains ? churn_risk x save_rate x subscriber_value x horizon : 0)
+//! cost  = horizon x c.monthly_cost                    (paid only when accepted)
+//! EV    = p x (value - cost) - contact_cost(ch)
+//! ```
+//!
+//! Arbitration keeps, for each channel the subscriber can be reached on, the candidate with
+//! the highest positive EV that may be made on it; priority ranks the channels' offers by EV.
+
+use cvm_domain::{Date, Fen};
+
+use crate::data_fit::AppCategory;
+
+/// A contact channel, as the offers table lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    /// Marketing SMS.
+    Sms,
+    /// A call by a telemarketer or account manager.
+    OutboundCall,
+    /// Notification in the operator's app.
+    AppPush,
+    /// Shown in the online hall when the customer logs in.
+    WebHall,
+    /// Offered in the voice menu when the customer calls.
+    Ivr,
+    /// Shown on a self-service terminal.
+    SelfServiceTerminal,
+    /// Offered at the counter of a business hall.
+    BusinessHall,
+    /// A visit by branch staff.
+    BranchVisit,
+}
+
+impl Channel {
+    /// Every channel, in a fixed order.
+    pub const ALL: [Channel; 8] = [
+        Channel::Sms,
+        Channel::OutboundCall,
+        Channel::AppPush,
+        Channel::WebHall,
+        Channel::Ivr,
+        Channel::SelfServiceTerminal,
+        Channel::BusinessHall,
+        Channel::BranchVisit,
+    ];
+
+    /// The schema's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::OutboundCall => "outbound_call",
+            Channel::AppPush => "app_push",
+            Channel::WebHall => "web_hall",
+            Channel::Ivr => "ivr",
+            Channel::SelfServiceTerminal => "self_service_terminal",
+            Channel::BusinessHall => "business_hall",
+            Channel::BranchVisit => "branch_visit",
+        }
+    }
+
+    /// Reads the schema's spelling.
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What the subscriber agreed to: marketing contact is only made where they consented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Consent {
+    /// Agrees to marketing SMS.
+    pub sms: bool,
+    /// Agrees to marketing calls (and visits).
+    pub call: bool,
+    /// Agrees to app notifications.
+    pub app_push: bool,
+    /// On the do-not-disturb list: no outbound marketing at all.
+    pub do_not_disturb: bool,
+}
+
+/// Whether an offer may be made to a subscriber through `channel`. Outbound channels need
+/// the channel's consent and no do-not-disturb; inbound ones (the web hall, IVR, terminals,
+/// business halls) show the offer only when the customer comes, so they are always allowed.
+pub fn reachable(channel: Channel, consent: &Consent) -> bool {
+    match channel {
+        Channel::Sms => consent.sms && !consent.do_not_disturb,
+        Channel::OutboundCall | Channel::BranchVisit => consent.call && !consent.do_not_disturb,
+        Channel::AppPush => consent.app_push && !consent.do_not_disturb,
+        Channel::WebHall | Channel::Ivr | Channel::SelfServiceTerminal | Channel::BusinessHall => true,
+    }
+}
+
+/// What an offer offers, as the offers table's `offer_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OfferKind {
+    /// A plan change (from plan fit).
+    PlanChange,
+    /// A data pack.
+    DataPack,
+    /// An app-directed data pack.
+    DirectedDataPack,
+    /// A handset.
+    Device,
+    /// A convergent bundle (cross-sell).
+    Bundle,
+    /// A higher version of a held product (up-sell).
+    Upgrade,
+    /// A club benefit.
+    Club,
+    /// A partner's benefit.
+    Partner,
+}
+
+impl OfferKind {
+    /// Every kind.
+    pub const ALL: [OfferKind; 8] = [
+        OfferKind::PlanChange,
+        OfferKind::DataPack,
+        OfferKind::DirectedDataPack,
+        OfferKind::Device,
+        OfferKind::Bundle,
+        OfferKind::Upgrade,
+        OfferKind::Club,
+        OfferKind::Partner,
+    ];
+
+    /// The schema's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferKind::PlanChange => "plan_change",
+            OfferKind::DataPack => "data_pack",
+            OfferKind::DirectedDataPack => "directed_data_pack",
+            OfferKind::Device => "device",
+            OfferKind::Bundle => "bundle",
+            OfferKind::Upgrade => "upgrade",
+            OfferKind::Club => "club",
+            OfferKind::Partner => "partner",
+        }
+    }
+
+    /// Reads the schema's spelling.
+    pub fn parse(s: &str) -> Option<OfferKind> {
+        OfferKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The products of the holdings table, in a fixed order (bit `i` of a [`Holdings`] mask).
+pub const PRODUCTS: [&str; 9] =
+    ["mobile", "broadband", "fibre", "iptv", "fixed_line", "family_plan", "group_vpn", "data_pack", "premium_number"];
+
+/// Chinese names of [`PRODUCTS`], for reasons.
+const PRODUCTS_ZH: [&str; 9] = ["手机", "宽带", "光纤", "IPTV", "固话", "家庭套餐", "集团V网", "流量包", "靓号"];
+
+/// Index of a product in [`PRODUCTS`].
+pub fn product_index(product: &str) -> Option<usize> {
+    PRODUCTS.iter().position(|p| *p == product)
+}
+
+/// The products a subscriber holds, one bit per [`PRODUCTS`] entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Holdings(pub u16);
+
+impl Holdings {
+    /// Whether product `i` is held.
+    pub fn has(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    /// Whether `product` is held (false for a product not in [`PRODUCTS`]).
+    pub fn holds(self, product: &str) -> bool {
+        product_index(product).is_some_and(|i| self.has(i))
+    }
+}
+
+/// An offer of the catalog, one row of the `offers` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Offer code.
+    pub offer_id: String,
+    /// Name as shown to the subscriber.
+    pub offer_name: String,
+    /// What is offered.
+    pub kind: OfferKind,
+    /// Product the offer adds or changes.
+    pub product: Option<String>,
+    /// What the subscriber pays a month.
+    pub monthly_price: Fen,
+    /// What it costs the operator a month.
+    pub monthly_cost: Fen,
+    /// Data it adds a month (packs), MB.
+    pub data_mb: u64,
+    /// For app-directed packs, the apps it covers.
+    pub app_category: Option<AppCategory>,
+    /// Channels it may be made through.
+    pub channels: Vec<Channel>,
+    /// First day it may be made.
+    pub valid_from: Date,
+    /// Last day it may be made.
+    pub valid_to: Date,
+}
+
+impl Offer {
+    /// Whether the offer may be made on some day from `first` to `last`.
+    pub fn valid_between(&self, first: Date, last: Date) -> bool {
+        self.valid_from <= last && self.valid_to >= first
+    }
+}
+
+/// A cross-sell rule: customers holding every product of `antecedent` also hold
+/// `consequent` with this confidence and lift.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossSellRule {
+    /// Products held.
+    pub antecedent: Holdings,
+    /// Index in [`PRODUCTS`] of the product they also hold.
+    pub consequent: usize,
+    /// Share of antecedent holders who hold the consequent.
+    pub confidence: f64,
+    /// Confidence over the consequent's share of all customers.
+    pub lift: f64,
+}
+
+/// Acceptance priors per candidate source, and channel response and contact cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NboPolicy {
+    /// Months over which revenue and cost are counted.
+    pub horizon_months: f64,
+    /// Share of an at-risk subscriber's value an accepted retention offer keeps.
+    pub save_rate: f64,
+    /// Prior acceptance of a plan-fit recommendation after a persistent mismatch.
+    pub plan_fit: f64,
+    /// Prior acceptance of the cheapest data pack, for over-quota in all three months
+    /// (scaled by the share of months over).
+    pub data_pack: f64,
+    /// Prior acceptance of a reserved retention handset.
+    pub device: f64,
+    /// Prior acceptance of an up-sell of a held product.
+    pub upgrade: f64,
+    /// Scale of a cross-sell rule's confidence (or of the product's base rate without a rule).
+    pub cross_sell: f64,
+    /// Prior acceptance of a club benefit by a VIP or big-value subscriber.
+    pub club: f64,
+    /// Prior acceptance of a partner benefit.
+    pub partner: f64,
+    /// Per channel ([`Channel::ALL`] order): response factor and contact cost in yuan.
+    pub channels: [(f64, f64); 8],
+    /// Channels a plan-fit recommendation may be made through.
+    pub plan_fit_channels: Vec<Channel>,
+}
+
+impl Default for NboPolicy {
+    /// Priors until campaigns measure response (see docs/run-config.toml for their reasons).
+    fn default() -> Self {
+        NboPolicy {
+            horizon_months: 12.0,
+            save_rate: 0.3,
+            plan_fit: 0.30,
+            data_pack: 0.30,
+            device: 0.20,
+            upgrade: 0.05,
+            cross_sell: 0.30,
+            club: 0.20,
+            partner: 0.03,
+            channels: [
+                (0.3, 0.05), // sms
+                (1.0, 3.0),  // outbound_call
+                (0.4, 0.01), // app_push
+                (0.3, 0.0),  // web_hall
+                (0.2, 0.1),  // ivr
+                (0.2, 0.0),  // self_service_terminal
+                (0.8, 0.0),  // business_hall
+                (1.2, 20.0), // branch_visit
+            ],
+            plan_fit_channels: vec![
+                Channel::Sms,
+                Channel::OutboundCall,
+                Channel::AppPush,
+                Channel::WebHall,
+                Channel::BusinessHall,
+            ],
+        }
+    }
+}
+
+/// One offer that could be made to a subscriber, before arbitration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Offer code (`PLAN:<plan_id>` for a plan-fit recommendation).
+    pub offer_id: String,
+    /// What it offers.
+    pub kind: OfferKind,
+    /// Product it adds or changes.
+    pub product: Option<String>,
+    /// Channels it may be made through.
+    pub channels: Vec<Channel>,
+    /// Acceptance likelihood before the channel's response factor.
+    pub acceptance: f64,
+    /// Change of the subscriber's monthly revenue if accepted, yuan.
+    pub monthly_revenue_change: f64,
+    /// Monthly cost to the operator if accepted, yuan.
+    pub monthly_cost: f64,
+    /// Whether it also keeps a subscriber at risk.
+    pub retains: bool,
+    /// Why, in Chinese.
+    pub reason_zh: String,
+    /// Why, in English.
+    pub reason_en: String,
+}
+
+/// The offer chosen for one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arbitrated {
+    /// The channel.
+    pub channel: Channel,
+    /// Index of the chosen candidate.
+    pub candidate: usize,
+    /// Acceptance likelihood on this channel.
+    pub acceptance: f64,
+    /// Value to the operator over the horizon if accepted, yuan.
+    pub value: f64,
+    /// Cost over the horizon if accepted, yuan.
+    pub cost: f64,
+    /// Expected value, yuan.
+    pub expected_value: f64,
+    /// 1 for the subscriber's best offer across channels, 2 for the next...
+    pub priority: u32,
+}
+
+/// What arbitration knows of the subscriber.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standing {
+    /// Consents.
+    pub consent: Consent,
+    /// Likelihood of churning soon (the churn model's, or from warnings).
+    pub churn_risk: f64,
+    /// Customer value a month, yuan.
+    pub value: f64,
+}
+
+/// Expected value of making `c` through `channel`: (acceptance, value, cost, EV).
+pub fn expected_value(policy: &NboPolicy, c: &Candidate, channel: Channel, s: &Standing) -> (f64, f64, f64, f64) {
+    let (response, contact_cost) = policy.channels[channel as usize];
+    let p = (c.acceptance * response).clamp(0.0, 1.0);
+    let h = policy.horizon_months;
+    let retained = if c.retains { s.churn_risk * policy.save_rate * s.value.max(0.0) * h } else { 0.0 };
+    let value = h * c.monthly_revenue_change + retained;
+    let cost = h * c.monthly_cost;
+    (p, value, cost, p * (value - cost) - contact_cost)
+}
+
+/// One offer per reachable channel: the candidate with the highest positive expected value
+/// among those that may be made on it (ties: lower offer code), ranked by expected value.
+pub fn arbitrate(policy: &NboPolicy, candidates: &[Candidate], s: &Standing) -> Vec<Arbitrated> {
+    let mut chosen: Vec<Arbitrated> = Vec::new();
+    for channel in Channel::ALL.into_iter().filter(|ch| reachable(*ch, &s.consent)) {
+        let mut best: Option<Arbitrated> = None;
+        for (i, c) in candidates.iter().enumerate().filter(|(_, c)| c.channels.contains(&channel)) {
+            let (acceptance, value, cost, ev) = expected_value(policy, c, channel, s);
+            let better = best.as_ref().is_none_or(|b| {
+                ev > b.expected_value || (ev == b.expected_value && c.offer_id < candidates[b.candidate].offer_id)
+            });
+            if ev > 0.0 && better {
+                best = Some(Arbitrated { channel, candidate: i, acceptance, value, cost, expected_value: ev, priority: 0 });
+            }
+        }
+        chosen.extend(best);
+    }
+    let mut order: Vec<usize> = (0..chosen.len()).collect();
+    order.sort_by(|&a, &b| chosen[b].expected_value.total_cmp(&chosen[a].expected_value).then(a.cmp(&b)));
+    for (rank, i) in order.into_iter().enumerate() {
+        chosen[i].priority = u32::try_from(rank + 1).unwrap_or(u32::MAX);
+    }
+    chosen
+}
+
+/// What candidate generation knows of one subscriber.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// 3-month average ARPU, yuan.
+    pub arpu: f64,
+    /// Products held at the as-of month.
+    pub holdings: Holdings,
+    /// People in the household, where known.
+    pub family_size: Option<i64>,
+    /// Belongs to a corporate group.
+    pub in_group: bool,
+    /// A VIP card holder or in a top value tier (club benefits).
+    pub premium: bool,
+}
+
+/// A plan-fit recommendation worth offering: a persistent mismatch and another plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanFitOffer {
+    /// The recommended plan.
+    pub plan_id: String,
+    /// Its name.
+    pub plan_name: String,
+    /// Over-use (true) or under-use (false) in all three months.
+    pub over_use: bool,
+    /// Average monthly saving for the customer (negative: they pay more).
+    pub monthly_saving: Fen,
+}
+
+/// A data pack worth offering, from data fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPackOffer<'a> {
+    /// The pack.
+    pub offer: &'a Offer,
+    /// Months over the allowance in the window (1-3).
+    pub months_over: usize,
+    /// Top app category and its share in percent.
+    pub top_app: Option<(AppCategory, u64)>,
+    /// Average monthly saving for the customer.
+    pub monthly_saving: Fen,
+}
+
+/// A reserved retention handset, from device fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceOffer {
+    /// Handset model.
+    pub device_model: String,
+    /// Its tier, in Chinese.
+    pub tier_zh: &'static str,
+    /// Retention price.
+    pub retention_price: Fen,
+    /// Tenure in months.
+    pub tenure_months: u32,
+}
+
+fn yuan(f: Fen) -> String {
+    f.to_string()
+}
+
+/// Every candidate offer of one subscriber: plan fit, data fit and device fit (when given),
+/// up-sells of held products, cross-sells backed by `rules` (or the product's base rate),
+/// club and partner benefits. `catalog` holds the offers valid in the as-of month.
+#[allow(clippy::too_many_arguments)]
+pub fn candidates(
+    policy: &NboPolicy,
+    profile: &Profile,
+    catalog: &[Offer],
+    rules: &[CrossSellRule],
+    base_rates: &[f64; PRODUCTS.len()],
+    plan_fit: Option<&PlanFitOffer>,
+    data_pack: Option<&DataPackOffer<'_>>,
+    device: Option<&DeviceOffer>,
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    if let Some(p) = plan_fit {
+        let saving = p.monthly_saving;
+        let (zh_use, en_use) = if p.over_use { ("超出", "above") } else { ("远低于", "well below") };
+        let (zh_money, en_money) = if saving.0 >= 0 {
+            (format!("每月可省{}元", yuan(saving)), format!("saves {} yuan a month", yuan(saving)))
+        } else {
+            (format!("每月多付{}元、用量更足", yuan(Fen(-saving.0))), format!("costs {} yuan a month more and covers the use", yuan(Fen(-saving.0))))
+        };
+        out.push(Candidate {
+            offer_id: format!("PLAN:{}", p.plan_id),
+            kind: OfferKind::PlanChange,
+            product: Some("mobile".into()),
+            channels: policy.plan_fit_channels.clone(),
+            acceptance: policy.plan_fit,
+            monthly_revenue_change: -saving.as_yuan_f64(),
+            monthly_cost: 0.0,
+            retains: true,
+            reason_zh: format!("近3个月用量均{zh_use}套餐，改用「{}」{zh_money}", p.plan_name),
+            reason_en: format!("use was {en_use} the plan in each of the last 3 months; {} {en_money}", p.plan_name),
+        });
+    }
+    if let Some(d) = data_pack {
+        let (app_zh, app_en) = d.top_app.map_or((String::new(), String::new()), |(c, share)| {
+            (format!("，主要用于{}（{share}%）", c.name_zh()), format!(", mostly {} apps ({share}%)", c.as_str()))
+        });
+        out.push(Candidate {
+            offer_id: d.offer.offer_id.clone(),
+            kind: d.offer.kind,
+            product: d.offer.product.clone(),
+            channels: d.offer.channels.clone(),
+            acceptance: policy.data_pack * d.months_over as f64 / 3.0,
+            monthly_revenue_change: -d.monthly_saving.as_yuan_f64(),
+            monthly_cost: d.offer.monthly_cost.as_yuan_f64(),
+            retains: true,
+            reason_zh: format!(
+                "近3个月有{}个月流量超出套餐{app_zh}，办理「{}」每月可省{}元",
+                d.months_over,
+                d.offer.offer_name,
+                yuan(d.monthly_saving)
+            ),
+            reason_en: format!(
+                "data went over the allowance in {} of the last 3 months{app_en}; {} saves {} yuan a month",
+                d.months_over,
+                d.offer.offer_name,
+                yuan(d.monthly_saving)
+            ),
+        });
+    }
+    if let Some(d) = device {
+        // The handset offer whose monthly commitment is the highest the subscriber already pays.
+        let device_offers = catalog.iter().filter(|o| o.kind == OfferKind::Device);
+        let fitting = device_offers.clone().filter(|o| o.monthly_price.as_yuan_f64() <= profile.arpu).max_by_key(|o| o.monthly_price);
+        if let Some(o) = fitting.or_else(|| device_offers.min_by_key(|o| o.monthly_price)) {
+            out.push(Candidate {
+                offer_id: o.offer_id.clone(),
+                kind: OfferKind::Device,
+                product: o.product.clone(),
+                channels: o.channels.clone(),
+                acceptance: policy.device,
+                monthly_revenue_change: (o.monthly_price.as_yuan_f64() - profile.arpu).max(0.0),
+                monthly_cost: o.monthly_cost.as_yuan_f64(),
+                retains: true,
+                reason_zh: format!(
+                    "在网{}个月的老客户，已为您预留{}「{}」，保有价{}元（{}）",
+                    d.tenure_months,
+                    d.tier_zh,
+                    d.device_model,
+                    yuan(d.retention_price),
+                    o.offer_name
+                ),
+                reason_en: format!(
+                    "{} months with us: handset {} reserved at the retention price of {} yuan ({})",
+                    d.tenure_months,
+                    d.device_model,
+                    yuan(d.retention_price),
+                    o.offer_name
+                ),
+            });
+        }
+    }
+    let h = profile.holdings;
+    for o in catalog {
+        let product = o.product.as_deref().and_then(product_index);
+        let base = || Candidate {
+            offer_id: o.offer_id.clone(),
+            kind: o.kind,
+            product: o.product.clone(),
+            channels: o.channels.clone(),
+            acceptance: 0.0,
+            monthly_revenue_change: o.monthly_price.as_yuan_f64(),
+            monthly_cost: o.monthly_cost.as_yuan_f64(),
+            retains: false,
+            reason_zh: String::new(),
+            reason_en: String::new(),
+        };
+        match (o.kind, product) {
+            (OfferKind::Upgrade, Some(p)) if upgrade_eligible(p, profile) => {
+                let held = match PRODUCTS[p] {
+                    "fibre" => 1, // broadband moves up to fibre
+                    "family_plan" => 0,
+                    _ => p,
+                };
+                out.push(Candidate {
+                    acceptance: policy.upgrade,
+                    reason_zh: format!("您已有{}，「{}」每月{}元", PRODUCTS_ZH[held], o.offer_name, yuan(o.monthly_price)),
+                    reason_en: format!("holds {}: {} for {} yuan a month", PRODUCTS[held], o.offer_name, yuan(o.monthly_price)),
+                    ..base()
+                });
+            }
+            (OfferKind::Bundle, Some(p)) if !h.has(p) && (PRODUCTS[p] != "group_vpn" || profile.in_group) => {
+                let rule = rules
+                    .iter()
+                    .filter(|r| r.consequent == p && r.lift > 1.0 && r.antecedent.0 & h.0 == r.antecedent.0)
+                    .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
+                let (acceptance, zh, en) = match rule {
+                    Some(r) => {
+                        let names: Vec<usize> = (0..PRODUCTS.len()).filter(|&i| r.antecedent.has(i)).collect();
+                        let zh_names: Vec<&str> = names.iter().map(|&i| PRODUCTS_ZH[i]).collect();
+                        let en_names: Vec<&str> = names.iter().map(|&i| PRODUCTS[i]).collect();
+                        (
+                            policy.cross_sell * r.confidence,
+                            format!(
+                                "持有{}的客户中{:.0}%也办理了{}（提升度{:.1}），推荐「{}」",
+                                zh_names.join("+"),
+                                r.confidence * 100.0,
+                                PRODUCTS_ZH[p],
+                                r.lift,
+                                o.offer_name
+                            ),
+                            format!(
+                                "{:.0}% of customers holding {} also hold {} (lift {:.1}): {}",
+                                r.confidence * 100.0,
+                                en_names.join("+"),
+                                PRODUCTS[p],
+                                r.lift,
+                                o.offer_name
+                            ),
+                        )
+                    }
+                    None => (
+                        policy.cross_sell * base_rates[p],
+                        format!("{:.0}%的客户办理了{}，推荐「{}」", base_rates[p] * 100.0, PRODUCTS_ZH[p], o.offer_name),
+                        format!("{:.0}% of customers hold {}: {}", base_rates[p] * 100.0, PRODUCTS[p], o.offer_name),
+                    ),
+                };
+                out.push(Candidate { acceptance, retains: true, reason_zh: zh, reason_en: en, ..base() });
+            }
+            (OfferKind::Club, _) if profile.premium => out.push(Candidate {
+                acceptance: policy.club,
+                retains: true,
+                reason_zh: format!("尊享客户关怀：「{}」", o.offer_name),
+                reason_en: format!("care for a valued customer: {}", o.offer_name),
+                ..base()
+            }),
+            (OfferKind::Partner, _) => out.push(Candidate {
+                acceptance: policy.partner,
+                retains: true,
+                reason_zh: format!("合作权益：「{}」", o.offer_name),
+                reason_en: format!("partner benefit: {}", o.offer_name),
+                ..base()
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Up-sell eligibility: a higher version of what the subscriber holds (broadband speed,
+/// broadband to fibre, IPTV), a card added for a household of two or more, a premium number
+/// for a premium subscriber.
+fn upgrade_eligible(product: usize, p: &Profile) -> bool {
+    let h = p.holdings;
+    match PRODUCTS[product] {
+        "broadband" | "iptv" | "fixed_line" | "group_vpn" | "mobile" => h.has(product),
+        "fibre" => h.holds("broadband") && !h.holds("fibre"),
+        "family_plan" => p.family_size.is_some_and(|n| n >= 2),
+        "premium_number" => p.premium && !h.has(product),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cand(id: &str, channels: &[Channel], acceptance: f64, revenue: f64, cost: f64) -> Candidate {
+        Candidate {
+            offer_id: id.into(),
+            kind: OfferKind::Upgrade,
+            product: None,
+            channels: channels.to_vec(),
+            acceptance,
+            monthly_revenue_change: revenue,
+            monthly_cost: cost,
+            retains: false,
+            reason_zh: String::new(),
+            reason_en: String::new(),
+        }
+    }
+
+    const ALL_CONSENT: Consent = Consent { sms: true, call: true, app_push: true, do_not_disturb: false };
+
+    #[test]
+    fn expected_value_by_hand() {
+        let policy = NboPolicy::default();
+        // 20 yuan a month for 12 months, cost 5: value 240, cost 60; accepted 0.05 x 1.0 on a
+        // call costing 3: EV = 0.05 x 180 - 3 = 6.
+        let c = cand("A", &[Channel::OutboundCall], 0.05, 20.0, 5.0);
+        let s = Standing { consent: ALL_CONSENT, churn_risk: 0.0, value: 100.0 };
+        let (p, v, cost, ev) = expected_value(&policy, &c, Channel::OutboundCall, &s);
+        assert_eq!((p, v, cost), (0.05, 240.0, 60.0));
+        assert!((ev - 6.0).abs() < 1e-9);
+        // A retention offer to a subscriber at 10% risk worth 100 a month adds
+        // 0.1 x 0.3 x 100 x 12 = 36 of value.
+        let r = Candidate { retains: true, ..c };
+        let (_, v, _, _) = expected_value(&policy, &r, Channel::OutboundCall, &Standing { churn_risk: 0.1, ..s });
+        assert!((v - 276.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn do_not_disturb_leaves_only_inbound_channels() {
+        let policy = NboPolicy::default();
+        let c = cand("A", &Channel::ALL, 0.5, 50.0, 0.0);
+        let s = Standing { consent: Consent { do_not_disturb: true, ..ALL_CONSENT }, churn_risk: 0.0, value: 0.0 };
+        let got: Vec<Channel> = arbitrate(&policy, &[c], &s).iter().map(|a| a.channel).collect();
+        assert_eq!(got, vec![Channel::WebHall, Channel::Ivr, Channel::SelfServiceTerminal, Channel::BusinessHall]);
+    }
+
+    #[test]
+    fn fibre_upgrade_needs_broadband_and_a_bundle_follows_its_rule() {
+        let policy = NboPolicy::default();
+        let date = Date::new(2026, 1, 1).unwrap();
+        let offer = |id: &str, kind, product: &str| Offer {
+            offer_id: id.into(),
+            offer_name: id.into(),
+            kind,
+            product: Some(product.into()),
+            monthly_price: Fen(3000),
+            monthly_cost: Fen(500),
+            data_mb: 0,
+            app_category: None,
+            channels: vec![Channel::Sms],
+            valid_from: date,
+            valid_to: date,
+        };
+        let catalog = [offer("FIB", OfferKind::Upgrade, "fibre"), offer("TV", OfferKind::Bundle, "iptv")];
+        let broadband = Holdings(0b11);
+        let rule = CrossSellRule { antecedent: broadband, consequent: 3, confidence: 0.4, lift: 2.0 };
+        let profile = Profile { arpu: 80.0, holdings: broadband, family_size: None, in_group: false, premium: false };
+        let got = candidates(&policy, &profile, &catalog, &[rule], &[0.1; 9], None, None, None);
+        let ids: Vec<&str> = got.iter().map(|c| c.offer_id.as_str()).collect();
+        assert_eq!(ids, ["FIB", "TV"]);
+        assert!((got[1].acceptance - 0.12).abs() < 1e-12, "0.3 x confidence 0.4");
+        assert!(got[1].reason_en.contains("40% of customers holding mobile+broadband also hold iptv"), "{}", got[1].reason_en);
+        // Without broadband: no fibre upgrade, and the bundle falls back to iptv's base rate.
+        let mobile_only = Profile { holdings: Holdings(0b1), ..profile };
+        let got = candidates(&policy, &mobile_only, &catalog, &[rule], &[0.1; 9], None, None, None);
+        assert_eq!(got.len(), 1);
+        assert!((got[0].acceptance - 0.03).abs() < 1e-12);
+    }
+
+    fn any_channels() -> impl Strategy<Value = Vec<Channel>> {
+        proptest::sample::subsequence(Channel::ALL.to_vec(), 0..=8)
+    }
+
+    proptest! {
+        #[test]
+        fn each_channel_gets_its_best_allowed_offer(
+            cands in proptest::collection::vec((any_channels(), 0.0f64..1.0, -50.0f64..200.0, 0.0f64..50.0, any::<bool>()), 0..8),
+            consent in (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+            risk in 0.0f64..1.0,
+        ) {
+            let policy = NboPolicy::default();
+            let cands: Vec<Candidate> = cands
+                .into_iter()
+                .enumerate()
+                .map(|(i, (ch, a, r, c, retains))| Candidate { retains, ..cand(&format!("O{i}"), &ch, a, r, c) })
+                .collect();
+            let s = Standing {
+                consent: Consent { sms: consent.0, call: consent.1, app_push: consent.2, do_not_disturb: consent.3 },
+                churn_risk: risk,
+                value: 100.0,
+            };
+            let got = arbitrate(&policy, &cands, &s);
+            let mut priorities: Vec<u32> = got.iter().map(|a| a.priority).collect();
+            priorities.sort();
+            prop_assert_eq!(priorities, (1..=got.len() as u32).collect::<Vec<_>>());
+            for ch in Channel::ALL {
+                let best = cands
+                    .iter()
+                    .filter(|c| c.channels.contains(&ch))
+                    .map(|c| expected_value(&policy, c, ch, &s).3)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                match got.iter().find(|a| a.channel == ch) {
+                    Some(a) => {
+                        prop_assert!(reachable(ch, &s.consent));
+                        prop_assert!(cands[a.candidate].channels.contains(&ch));
+                        prop_assert!(a.expected_value > 0.0 && a.expected_value == best);
+                    }
+                    None => prop_assert!(!reachable(ch, &s.consent) || best <= 0.0),
+                }
+            }
+        }
+    }
+}

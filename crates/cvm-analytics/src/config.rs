@@ -16,6 +16,8 @@ pub struct RunConfig {
     pub clustering: Clustering,
     /// Thresholds of the churn warning rules.
     pub warnings: crate::warnings::WarningRules,
+    /// Plan, data and device fit, cross-sell rules and the next best offer.
+    pub offers: OffersConfig,
 }
 
 impl RunConfig {
@@ -24,6 +26,7 @@ impl RunConfig {
         let config: RunConfig = toml::from_str(text)
             .map_err(|e| crate::AnalyticsError::Config { origin: origin.into(), what: e.to_string() })?;
         config.value.check_tiers(origin)?;
+        config.offers.check(origin)?;
         Ok(config)
     }
 }
@@ -198,6 +201,247 @@ pub struct Clustering {
 impl Default for Clustering {
     fn default() -> Clustering {
         Clustering { k: 0, k_min: 3, k_max: 8, restarts: 3, seed: 42, sample: 20_000 }
+    }
+}
+
+/// How plan fit chooses the recommended plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanPolicy {
+    /// The plan with the lowest bill for the last 3 months' usage.
+    MinimumBill,
+    /// The lowest-fee plan whose allowances cover the average usage.
+    CheapestCovering,
+    /// The covering plan worth most to the operator within `max_customer_increase`.
+    OperatorValue,
+}
+
+/// Response factor and contact cost of one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSetting {
+    /// Multiplies an offer's acceptance likelihood when made through this channel.
+    pub response: f64,
+    /// Cost of one contact, yuan.
+    pub contact_cost: f64,
+}
+
+/// Prior acceptance likelihoods per candidate source (until campaigns measure responses).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Acceptance {
+    /// A plan-fit recommendation after a 3-month mismatch.
+    pub plan_fit: f64,
+    /// The cheapest data pack, when over quota in all 3 months (scaled by months over / 3).
+    pub data_pack: f64,
+    /// A reserved retention handset.
+    pub device: f64,
+    /// An up-sell of a held product.
+    pub upgrade: f64,
+    /// Scale of a cross-sell rule's confidence.
+    pub cross_sell: f64,
+    /// A club benefit for a VIP or big-value subscriber.
+    pub club: f64,
+    /// A partner benefit.
+    pub partner: f64,
+}
+
+impl Default for Acceptance {
+    fn default() -> Acceptance {
+        let p = cvm_offers::nbo::NboPolicy::default();
+        Acceptance {
+            plan_fit: p.plan_fit,
+            data_pack: p.data_pack,
+            device: p.device,
+            upgrade: p.upgrade,
+            cross_sell: p.cross_sell,
+            club: p.club,
+            partner: p.partner,
+        }
+    }
+}
+
+/// Plan, data and device fit, cross-sell rules and the next best offer (money in yuan).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OffersConfig {
+    /// How the recommended plan is chosen.
+    pub plan_policy: PlanPolicy,
+    /// For `operator_value`: the most the customer's monthly bill may rise (negative: the
+    /// least saving required).
+    pub max_customer_increase: f64,
+    /// A month is under-used below this percent of the voice and data allowances.
+    pub under_use_percent: u64,
+    /// Month-on-month surge alert at this percent rise...
+    pub surge_percent: u64,
+    /// ... drop alert at this percent fall...
+    pub drop_percent: u64,
+    /// ... of at least this many minutes...
+    pub min_voice_change: u64,
+    /// ... or this many MB.
+    pub min_data_change_mb: u64,
+    /// Tenure needed for the retention device pool.
+    pub device_min_tenure_months: u32,
+    /// A handset this old is due for replacement.
+    pub device_replace_after_months: u32,
+    /// Least 3-month ARPU for a flagship handset.
+    pub device_flagship_arpu: f64,
+    /// Least 3-month ARPU for a high-end handset.
+    pub device_high_arpu: f64,
+    /// Least 3-month ARPU for a mid-range handset.
+    pub device_mid_arpu: f64,
+    /// From this tenure the recommended handset is one tier higher.
+    pub device_loyalty_tenure_months: u32,
+    /// Cross-sell rules: least share of subscribers holding an itemset.
+    pub rules_min_support: f64,
+    /// Cross-sell rules: least confidence.
+    pub rules_min_confidence: f64,
+    /// Months over which an offer's revenue and cost count.
+    pub horizon_months: f64,
+    /// Share of an at-risk subscriber's value an accepted retention offer keeps.
+    pub save_rate: f64,
+    /// Churn risk from the worst warning when no churn model is installed: high, medium,
+    /// low, none.
+    pub risk_from_warnings: [f64; 4],
+    /// Offers kept per subscriber: the best channels by expected value (0 keeps every channel).
+    pub max_channels: usize,
+    /// Prior acceptance likelihoods.
+    pub acceptance: Acceptance,
+    /// Per channel: response factor and contact cost.
+    pub channels: std::collections::BTreeMap<String, ChannelSetting>,
+}
+
+impl Default for OffersConfig {
+    fn default() -> OffersConfig {
+        let p = cvm_offers::nbo::NboPolicy::default();
+        let d = cvm_offers::device_fit::DeviceRules::default();
+        let t = cvm_offers::plan_fit::FitThresholds::default();
+        OffersConfig {
+            plan_policy: PlanPolicy::MinimumBill,
+            max_customer_increase: 0.0,
+            under_use_percent: t.under_use_percent,
+            surge_percent: t.surge_percent,
+            drop_percent: t.drop_percent,
+            min_voice_change: t.min_voice_change,
+            min_data_change_mb: t.min_data_change_mb,
+            device_min_tenure_months: d.min_tenure_months,
+            device_replace_after_months: d.replace_after_months,
+            device_flagship_arpu: d.flagship_arpu.as_yuan_f64(),
+            device_high_arpu: d.high_arpu.as_yuan_f64(),
+            device_mid_arpu: d.mid_arpu.as_yuan_f64(),
+            device_loyalty_tenure_months: d.loyalty_bonus_tenure_months,
+            rules_min_support: 0.01,
+            rules_min_confidence: 0.1,
+            horizon_months: p.horizon_months,
+            save_rate: p.save_rate,
+            risk_from_warnings: [0.30, 0.10, 0.05, 0.02],
+            max_channels: 3,
+            acceptance: Acceptance::default(),
+            channels: cvm_offers::nbo::Channel::ALL
+                .iter()
+                .zip(p.channels)
+                .map(|(c, (response, contact_cost))| (c.as_str().to_owned(), ChannelSetting { response, contact_cost }))
+                .collect(),
+        }
+    }
+}
+
+/// Yuan from a configuration file to fen, to the nearest fen.
+fn fen(yuan: f64) -> cvm_domain::Fen {
+    cvm_domain::Fen((yuan * 100.0).round() as i64)
+}
+
+impl OffersConfig {
+    fn check(&self, origin: &str) -> Result<(), crate::AnalyticsError> {
+        let bad = |what: String| Err(crate::AnalyticsError::Config { origin: origin.into(), what });
+        for name in self.channels.keys() {
+            if cvm_offers::nbo::Channel::parse(name).is_none() {
+                return bad(format!("offers.channels: `{name}` is not a channel of docs/schema.md"));
+            }
+        }
+        let a = &self.acceptance;
+        let shares = [
+            ("rules_min_support", self.rules_min_support),
+            ("rules_min_confidence", self.rules_min_confidence),
+            ("save_rate", self.save_rate),
+            ("acceptance.plan_fit", a.plan_fit),
+            ("acceptance.data_pack", a.data_pack),
+            ("acceptance.device", a.device),
+            ("acceptance.upgrade", a.upgrade),
+            ("acceptance.cross_sell", a.cross_sell),
+            ("acceptance.club", a.club),
+            ("acceptance.partner", a.partner),
+        ];
+        for (name, v) in shares.into_iter().chain(self.risk_from_warnings.iter().map(|&r| ("risk_from_warnings", r))) {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(format!("offers.{name}: {v} is not a share from 0 to 1"));
+            }
+        }
+        if self.rules_min_support <= 0.0 {
+            return bad("offers.rules_min_support must be above 0".into());
+        }
+        if !(self.horizon_months > 0.0) {
+            return bad("offers.horizon_months must be above 0".into());
+        }
+        Ok(())
+    }
+
+    /// The plan-fit flag and alert thresholds.
+    pub fn thresholds(&self) -> cvm_offers::plan_fit::FitThresholds {
+        cvm_offers::plan_fit::FitThresholds {
+            under_use_percent: self.under_use_percent,
+            surge_percent: self.surge_percent,
+            drop_percent: self.drop_percent,
+            min_voice_change: self.min_voice_change,
+            min_data_change_mb: self.min_data_change_mb,
+        }
+    }
+
+    /// The recommendation policy.
+    pub fn policy(&self) -> cvm_offers::plan_fit::Policy {
+        use cvm_offers::plan_fit::Policy;
+        match self.plan_policy {
+            PlanPolicy::MinimumBill => Policy::MinimumBill,
+            PlanPolicy::CheapestCovering => Policy::CheapestCovering,
+            PlanPolicy::OperatorValue => {
+                Policy::OperatorValue { max_customer_increase: fen(self.max_customer_increase) }
+            }
+        }
+    }
+
+    /// The device fit rules.
+    pub fn device_rules(&self) -> cvm_offers::device_fit::DeviceRules {
+        cvm_offers::device_fit::DeviceRules {
+            min_tenure_months: self.device_min_tenure_months,
+            replace_after_months: self.device_replace_after_months,
+            flagship_arpu: fen(self.device_flagship_arpu),
+            high_arpu: fen(self.device_high_arpu),
+            mid_arpu: fen(self.device_mid_arpu),
+            loyalty_bonus_tenure_months: self.device_loyalty_tenure_months,
+        }
+    }
+
+    /// The next-best-offer policy; channels the file leaves out keep their defaults.
+    pub fn nbo_policy(&self) -> cvm_offers::nbo::NboPolicy {
+        let mut p = cvm_offers::nbo::NboPolicy::default();
+        for (i, c) in cvm_offers::nbo::Channel::ALL.iter().enumerate() {
+            if let Some(s) = self.channels.get(c.as_str()) {
+                p.channels[i] = (s.response, s.contact_cost);
+            }
+        }
+        let a = &self.acceptance;
+        cvm_offers::nbo::NboPolicy {
+            horizon_months: self.horizon_months,
+            save_rate: self.save_rate,
+            plan_fit: a.plan_fit,
+            data_pack: a.data_pack,
+            device: a.device,
+            upgrade: a.upgrade,
+            cross_sell: a.cross_sell,
+            club: a.club,
+            partner: a.partner,
+            ..p
+        }
     }
 }
 

@@ -342,7 +342,7 @@ pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
 }
 
 /// A DataFusion session with the warehouse tables the feature query of `window` reads.
-async fn warehouse_context(root: &Path, window: Window) -> Result<SessionContext> {
+pub(crate) async fn warehouse_context(root: &Path, window: Window) -> Result<SessionContext> {
     let subscribers = table("subscribers")?;
     if !cvm_warehouse::store::snapshot_path(root, subscribers).exists() {
         return Err(AnalyticsError::Warehouse {
@@ -357,7 +357,7 @@ async fn warehouse_context(root: &Path, window: Window) -> Result<SessionContext
     // features.parquet and change its schema with DataFusion's defaults.
     config.options_mut().execution.parquet.schema_force_view_types = false;
     let ctx = SessionContext::new_with_config(config);
-    for name in ["subscribers", "plans", "devices", "holdings"] {
+    for name in ["subscribers", "plans", "devices", "holdings", "offers", "device_pool"] {
         let t = table(name)?;
         register(&ctx, t, &cvm_warehouse::store::table_files(root, t)).await?;
     }

@@ -30,3 +30,18 @@ pub fn string_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<Strin
     let c = cast(column(batch, name)?, &DataType::Utf8)?;
     Ok(c.as_string::<i32>().iter().map(|v| v.map(str::to_owned)).collect())
 }
+
+/// Column `name` as money in fen (nulls kept): the warehouse's Decimal128(18,2) read exactly.
+pub fn fen_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+    let c = cast(column(batch, name)?, &DataType::Decimal128(18, 2))?;
+    Ok(c.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
+        .iter()
+        .map(|v| v.and_then(|v| i64::try_from(v).ok()))
+        .collect())
+}
+
+/// Column `name` as flags (nulls kept).
+pub fn bool_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<bool>>> {
+    let c = cast(column(batch, name)?, &DataType::Boolean)?;
+    Ok(c.as_boolean().iter().collect())
+}

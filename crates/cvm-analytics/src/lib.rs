@@ -26,6 +26,7 @@ pub mod clusters;
 pub mod config;
 pub mod expression;
 pub mod features;
+pub mod fit;
 pub mod frame;
 pub mod segments;
 pub mod store;
@@ -41,6 +42,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use clusters::ClusterReport;
 pub use config::RunConfig;
+/// The Arrow version of the run's tables, for readers of them.
+pub use datafusion::arrow;
 pub use features::{Features, Window, compute_features};
 pub use segments::{SegmentFile, SegmentReport};
 pub use store::{RunSummary, commit, run_dir};
@@ -72,6 +75,7 @@ pub struct RunOutput {
     pub warning_counts: warnings::WarningCounts,
     /// Churn scores by the installed model (`W/models/churn.json`), when there is one.
     pub churn_scores: Option<Vec<RecordBatch>>,
+    pub offers: fit::FitOutput,
     /// The configuration used.
     pub config: RunConfig,
     /// The analyst's segments file used.
@@ -93,6 +97,8 @@ pub enum Step {
     Warnings,
     /// Churn scores by the installed model.
     ChurnScores,
+    /// Plan, data and device fit, cross-sell rules, next best offer.
+    Offers,
 }
 
 impl Step {
@@ -105,6 +111,7 @@ impl Step {
             Step::Segments => "segments and validity",
             Step::Warnings => "churn warning rules",
             Step::ChurnScores => "churn scores",
+            Step::Offers => "plan, data and device fit, next best offer",
         }
     }
 }
@@ -184,6 +191,10 @@ pub async fn analyse(
         None => None,
     };
 
+    progress(Step::Offers);
+    let risk = churn_risk(&full, churn_scores.as_deref(), &warnings, &config.offers)?;
+    let offers = fit::fit(root, window, &full, &risk, &config.offers).await?;
+
     Ok(RunOutput {
         window,
         features: full,
@@ -196,12 +207,58 @@ pub async fn analyse(
         warnings,
         warning_counts,
         churn_scores,
+        offers,
         config: config.clone(),
         analyst_segments: analyst_segments.clone(),
     })
 }
 
 /// Why an analytics run failed.
+/// Each feature row's likelihood of churning: the churn model's probability where a model
+/// scored the run, else the configured risk of the subscriber's worst warning.
+fn churn_risk(
+    features: &[RecordBatch],
+    scores: Option<&[RecordBatch]>,
+    warnings: &RecordBatch,
+    cfg: &config::OffersConfig,
+) -> Result<Vec<f64>> {
+    if let Some(scores) = scores {
+        let mut risk = Vec::new();
+        for b in scores {
+            risk.extend(frame::f64_column(b, "probability")?.into_iter().map(|p| p.unwrap_or(0.0)));
+        }
+        let rows: usize = features.iter().map(RecordBatch::num_rows).sum();
+        if risk.len() != rows {
+            return Err(AnalyticsError::Churn(format!("{} scores for {rows} subscribers", risk.len())));
+        }
+        return Ok(risk);
+    }
+    let [high, medium, low, none] = cfg.risk_from_warnings;
+    let mut worst: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
+    let ids = frame::i64_column(warnings, "subscriber_id")?;
+    let severity = frame::string_column(warnings, "severity")?;
+    for (id, s) in ids.into_iter().zip(severity) {
+        let r = match s.as_deref() {
+            Some("high") => high,
+            Some("medium") => medium,
+            _ => low,
+        };
+        if let Some(id) = id {
+            let w = worst.entry(id).or_insert(r);
+            *w = w.max(r);
+        }
+    }
+    let mut risk = Vec::new();
+    for b in features {
+        risk.extend(
+            frame::i64_column(b, "subscriber_id")?
+                .into_iter()
+                .map(|id| id.and_then(|id| worst.get(&id).copied()).unwrap_or(none)),
+        );
+    }
+    Ok(risk)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
     /// The warehouse folder does not exist or lacks a table every run needs.

@@ -35,6 +35,8 @@ pub struct RunSummary {
     pub warnings: u64,
     /// Subscribers scored by the installed churn model (none without a model).
     pub churn_scored: Option<u64>,
+    /// Offers written by the next-best-offer step (one per subscriber and channel).
+    pub offers: u64,
     /// Seconds the caller measured for the whole computation.
     pub seconds: f64,
 }
@@ -65,6 +67,18 @@ pub mod files {
     pub const WARNING_COUNTS: &str = "warnings.json";
     /// Churn scores by the installed model: probability, decile, reasons.
     pub const CHURN_SCORES: &str = "churn_scores.parquet";
+    /// Plan fit: flags, alerts, service task, recommended plan per subscriber.
+    pub const PLAN_FIT: &str = "plan_fit.parquet";
+    /// Data fit: months over the data allowance, top app, cheapest pack.
+    pub const DATA_FIT: &str = "data_fit.parquet";
+    /// Device fit: needs in serving order and the pool handset reserved.
+    pub const DEVICE_FIT: &str = "device_fit.parquet";
+    /// Next best offer: one row per subscriber and channel.
+    pub const NBO: &str = "nbo.parquet";
+    /// Cross-sell association rules over the products held.
+    pub const BASKET_RULES: &str = "basket_rules.json";
+    /// Counts of the offers step.
+    pub const OFFERS: &str = "offers.json";
     /// The run's summary.
     pub const SUMMARY: &str = "summary.json";
 }
@@ -118,6 +132,17 @@ pub fn commit(root: &Path, run: &RunOutput, segments_version: Option<u32>, secon
     if let Some(scores) = run.churn_scores.as_ref().filter(|s| !s.is_empty()) {
         write_parquet(&temp.join(files::CHURN_SCORES), &scores[0].schema(), scores)?;
     }
+    let offers = &run.offers;
+    write_parquet(&temp.join(files::PLAN_FIT), &crate::fit::plan_fit_schema(), &offers.plan_fit)?;
+    write_parquet(&temp.join(files::DATA_FIT), &crate::fit::data_fit_schema(), &offers.data_fit)?;
+    write_parquet(
+        &temp.join(files::DEVICE_FIT),
+        &offers.device_fit.schema(),
+        std::slice::from_ref(&offers.device_fit),
+    )?;
+    write_parquet(&temp.join(files::NBO), &crate::fit::nbo_schema(), &offers.nbo)?;
+    write_json(&temp.join(files::BASKET_RULES), &offers.rules)?;
+    write_json(&temp.join(files::OFFERS), &offers.summary)?;
     let analyst = toml::to_string(&run.analyst_segments)
         .map_err(|e| AnalyticsError::Config { origin: "segments".into(), what: e.to_string() })?;
     write_text(&temp.join(files::ANALYST_SEGMENTS), &analyst)?;
@@ -132,6 +157,7 @@ pub fn commit(root: &Path, run: &RunOutput, segments_version: Option<u32>, secon
         clusters: run.clusters.k as u64,
         warnings: run.warning_counts.warnings,
         churn_scored: run.churn_scores.as_ref().map(|s| s.iter().map(|b| b.num_rows() as u64).sum()),
+        offers: run.offers.summary.offers,
         seconds,
     };
     write_json(&temp.join(files::SUMMARY), &summary)?;

@@ -58,6 +58,11 @@ enum Command {
     Clusters(commands::value::RunRef),
     /// Churn rule warnings of a run: counts by kind, rule or branch, or the list.
     Warnings(commands::warnings::WarningsArgs),
+    /// Offers of a run: plan, data and device fit, next best offer per channel.
+    Offers {
+        #[command(subcommand)]
+        command: commands::offers::OffersCommand,
+    },
     // Each command group adds its variant here, and its arm in `run` below.
 }
 
@@ -77,6 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Segments { command } => commands::segments::run(command),
         Command::Clusters(args) => commands::segments::clusters(args),
         Command::Warnings(args) => commands::warnings::run(args),
+        Command::Offers { command } => commands::offers::run(command),
     }
 }
 

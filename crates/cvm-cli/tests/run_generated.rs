@@ -5,20 +5,10 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{arg, cvm_ok};
+use common::{arg, cvm_ok, generated_warehouse};
 use serde_json::Value;
-
-/// Generates `subscribers` x `months` with `seed` into `dir/export` and imports it into
-/// `dir/w`; returns both folders.
-fn generated_warehouse(dir: &Path, subscribers: u32, months: u32, seed: u64) -> (PathBuf, PathBuf) {
-    let (export, w) = (dir.join("export"), dir.join("w"));
-    let (n, m, s) = (subscribers.to_string(), months.to_string(), seed.to_string());
-    cvm_ok(&["generate", "--subscribers", &n, "--months", &m, "--seed", &s, "--out", arg(&export)]);
-    cvm_ok(&["import", arg(&export), "--warehouse", arg(&w)]);
-    (export, w)
-}
 
 fn rows(out: &str) -> Vec<Value> {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
@@ -152,7 +142,7 @@ fn the_same_warehouse_gives_the_same_run_byte_for_byte() {
     let first = files(&w);
     cvm_ok(&["run", "--warehouse", arg(&w), "--as-of", "2026-10"]);
     let second = files(&w);
-    assert_eq!(first.len(), 11);
+    assert_eq!(first.len(), 17);
     for ((name, a), (_, b)) in first.iter().zip(&second) {
         assert!(a == b, "{name} differs between two runs of the same inputs");
     }

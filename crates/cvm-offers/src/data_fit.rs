@@ -23,7 +23,8 @@ pub enum AppCategory {
 
 impl AppCategory {
     /// All categories, in the usage table's column order.
-    pub const ALL: [AppCategory; 4] = [AppCategory::Video, AppCategory::Social, AppCategory::Music, AppCategory::Gaming];
+    pub const ALL: [AppCategory; 4] =
+        [AppCategory::Video, AppCategory::Social, AppCategory::Music, AppCategory::Gaming];
 
     /// The schema's spelling.
     pub fn as_str(self) -> &'static str {
@@ -145,8 +146,7 @@ pub fn data_fit(plan: &Plan, window: &[DataMonth; WINDOW_MONTHS], packs: &[DataP
         .filter(|(_, v)| *v > 0)
         .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
         .map(|(c, v)| (c, (u128::from(v) * 100 / u128::from(all_data.max(1))) as u64));
-    let total_without_pack =
-        Fen(window.iter().map(|m| bill_total(plan, &m.usage).0).fold(0i64, i64::saturating_add));
+    let total_without_pack = Fen(window.iter().map(|m| bill_total(plan, &m.usage).0).fold(0i64, i64::saturating_add));
     let best_pack = packs
         .iter()
         .map(|p| (p, total_with_pack(plan, window, p)))
@@ -176,7 +176,13 @@ mod tests {
     }
 
     fn pack(id: &str, yuan: i64, mb: u64, app: Option<AppCategory>) -> DataPack {
-        DataPack { offer_id: id.into(), name: id.into(), monthly_price: Fen(yuan * 100), data_mb: mb, app_category: app }
+        DataPack {
+            offer_id: id.into(),
+            name: id.into(),
+            monthly_price: Fen(yuan * 100),
+            data_mb: mb,
+            app_category: app,
+        }
     }
 
     /// A 58-yuan plan with 10 GB; data beyond it costs 10 yuan per started GB.
@@ -195,7 +201,11 @@ mod tests {
             month(1, 15_360, [11_264, 1024, 0, 0]),
             month(2, 9216, [6144, 512, 0, 0]),
         ];
-        let packs = [pack("G3", 10, 3072, None), pack("G10", 20, 10_240, None), pack("V10", 9, 10_240, Some(AppCategory::Video))];
+        let packs = [
+            pack("G3", 10, 3072, None),
+            pack("G10", 20, 10_240, None),
+            pack("V10", 9, 10_240, Some(AppCategory::Video)),
+        ];
         let fit = data_fit(&ten_gb_plan(), &w, &packs).expect("over in two months");
         assert_eq!(fit.months_over, vec![w[0].usage.month, w[1].usage.month]);
         assert_eq!(fit.excess_mb, 2048 + 5120);
@@ -216,7 +226,11 @@ mod tests {
         let p = ten_gb_plan();
         assert_eq!(data_fit(&p, &[month(0, 100, [0; 4]), month(1, 10_240, [0; 4]), month(2, 0, [0; 4])], &[]), None);
         // 1 MB over once: 3 yuan of overage, cheaper than any pack.
-        let fit = data_fit(&p, &[month(0, 10_241, [0; 4]), month(1, 0, [0; 4]), month(2, 0, [0; 4])], &[pack("G3", 10, 3072, None)]);
+        let fit = data_fit(
+            &p,
+            &[month(0, 10_241, [0; 4]), month(1, 0, [0; 4]), month(2, 0, [0; 4])],
+            &[pack("G3", 10, 3072, None)],
+        );
         assert_eq!(fit.map(|f| f.best_pack), Some(None));
     }
 

@@ -259,7 +259,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn sub(id: i64, branch: &str, tenure: u32, arpu_yuan: i64, tier: Option<DeviceTier>, age: u32, value: f64) -> DeviceSubscriber {
+    fn sub(
+        id: i64,
+        branch: &str,
+        tenure: u32,
+        arpu_yuan: i64,
+        tier: Option<DeviceTier>,
+        age: u32,
+        value: f64,
+    ) -> DeviceSubscriber {
         DeviceSubscriber {
             subscriber_id: id,
             branch_id: branch.into(),

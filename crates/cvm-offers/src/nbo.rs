@@ -374,7 +374,15 @@ pub fn arbitrate(policy: &NboPolicy, candidates: &[Candidate], s: &Standing) -> 
                 ev > b.expected_value || (ev == b.expected_value && c.offer_id < candidates[b.candidate].offer_id)
             });
             if ev > 0.0 && better {
-                best = Some(Arbitrated { channel, candidate: i, acceptance, value, cost, expected_value: ev, priority: 0 });
+                best = Some(Arbitrated {
+                    channel,
+                    candidate: i,
+                    acceptance,
+                    value,
+                    cost,
+                    expected_value: ev,
+                    priority: 0,
+                });
             }
         }
         chosen.extend(best);
@@ -466,7 +474,10 @@ pub fn candidates(
         let (zh_money, en_money) = if saving.0 >= 0 {
             (format!("每月可省{}元", yuan(saving)), format!("saves {} yuan a month", yuan(saving)))
         } else {
-            (format!("每月多付{}元、用量更足", yuan(Fen(-saving.0))), format!("costs {} yuan a month more and covers the use", yuan(Fen(-saving.0))))
+            (
+                format!("每月多付{}元、用量更足", yuan(Fen(-saving.0))),
+                format!("costs {} yuan a month more and covers the use", yuan(Fen(-saving.0))),
+            )
         };
         out.push(Candidate {
             offer_id: format!("PLAN:{}", p.plan_id),
@@ -511,7 +522,10 @@ pub fn candidates(
     if let Some(d) = device {
         // The handset offer whose monthly commitment is the highest the subscriber already pays.
         let device_offers = catalog.iter().filter(|o| o.kind == OfferKind::Device);
-        let fitting = device_offers.clone().filter(|o| o.monthly_price.as_yuan_f64() <= profile.arpu).max_by_key(|o| o.monthly_price);
+        let fitting = device_offers
+            .clone()
+            .filter(|o| o.monthly_price.as_yuan_f64() <= profile.arpu)
+            .max_by_key(|o| o.monthly_price);
         if let Some(o) = fitting.or_else(|| device_offers.min_by_key(|o| o.monthly_price)) {
             out.push(Candidate {
                 offer_id: o.offer_id.clone(),
@@ -564,15 +578,25 @@ pub fn candidates(
                 };
                 out.push(Candidate {
                     acceptance: policy.upgrade,
-                    reason_zh: format!("您已有{}，「{}」每月{}元", PRODUCTS_ZH[held], o.offer_name, yuan(o.monthly_price)),
-                    reason_en: format!("holds {}: {} for {} yuan a month", PRODUCTS[held], o.offer_name, yuan(o.monthly_price)),
+                    reason_zh: format!(
+                        "您已有{}，「{}」每月{}元",
+                        PRODUCTS_ZH[held],
+                        o.offer_name,
+                        yuan(o.monthly_price)
+                    ),
+                    reason_en: format!(
+                        "holds {}: {} for {} yuan a month",
+                        PRODUCTS[held],
+                        o.offer_name,
+                        yuan(o.monthly_price)
+                    ),
                     ..base()
                 });
             }
             (OfferKind::Bundle, Some(p)) if !h.has(p) && (PRODUCTS[p] != "group_vpn" || profile.in_group) => {
                 let rule = rules
                     .iter()
-                    .filter(|r| r.consequent == p && r.lift > 1.0 && r.antecedent.0 & h.0 == r.antecedent.0)
+                    .filter(|r| r.consequent == p && r.lift > MIN_LIFT && r.antecedent.0 & h.0 == r.antecedent.0)
                     .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
                 let (acceptance, zh, en) = match rule {
                     Some(r) => {
@@ -601,11 +625,25 @@ pub fn candidates(
                     }
                     None => (
                         policy.cross_sell * base_rates[p],
-                        format!("{:.0}%的客户办理了{}，推荐「{}」", base_rates[p] * 100.0, PRODUCTS_ZH[p], o.offer_name),
+                        format!(
+                            "{:.0}%的客户办理了{}，推荐「{}」",
+                            base_rates[p] * 100.0,
+                            PRODUCTS_ZH[p],
+                            o.offer_name
+                        ),
                         format!("{:.0}% of customers hold {}: {}", base_rates[p] * 100.0, PRODUCTS[p], o.offer_name),
                     ),
                 };
-                out.push(Candidate { acceptance, retains: true, reason_zh: zh, reason_en: en, ..base() });
+                // A convergent bundle takes the mobile line in: only what it adds to the bill counts.
+                let monthly_revenue_change = (o.monthly_price.as_yuan_f64() - profile.arpu).max(0.0);
+                out.push(Candidate {
+                    acceptance,
+                    monthly_revenue_change,
+                    retains: true,
+                    reason_zh: zh,
+                    reason_en: en,
+                    ..base()
+                });
             }
             (OfferKind::Club, _) if profile.premium => out.push(Candidate {
                 acceptance: policy.club,
@@ -626,6 +664,9 @@ pub fn candidates(
     }
     out
 }
+
+/// A cross-sell rule must raise the product's likelihood by at least this factor to back an offer.
+const MIN_LIFT: f64 = 1.1;
 
 /// Up-sell eligibility: a higher version of what the subscriber holds (broadband speed,
 /// broadband to fibre, IPTV), a card added for a household of two or more, a premium number
@@ -714,7 +755,11 @@ mod tests {
         let ids: Vec<&str> = got.iter().map(|c| c.offer_id.as_str()).collect();
         assert_eq!(ids, ["FIB", "TV"]);
         assert!((got[1].acceptance - 0.12).abs() < 1e-12, "0.3 x confidence 0.4");
-        assert!(got[1].reason_en.contains("40% of customers holding mobile+broadband also hold iptv"), "{}", got[1].reason_en);
+        assert!(
+            got[1].reason_en.contains("40% of customers holding mobile+broadband also hold iptv"),
+            "{}",
+            got[1].reason_en
+        );
         // Without broadband: no fibre upgrade, and the bundle falls back to iptv's base rate.
         let mobile_only = Profile { holdings: Holdings(0b1), ..profile };
         let got = candidates(&policy, &mobile_only, &catalog, &[rule], &[0.1; 9], None, None, None);

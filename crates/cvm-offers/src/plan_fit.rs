@@ -238,10 +238,12 @@ pub fn assess(
             }
         }
     }
-    let service_task = if over_use.iter().all(|&x| x) {
-        Some(ServiceTask::PersistentOverUse)
-    } else if under_use.iter().all(|&x| x) {
+    // Under-use first: a month can be both only when voice and data sit idle while SMS goes
+    // over, and then the plan's main allowances are what the customer pays for in vain.
+    let service_task = if under_use.iter().all(|&x| x) {
         Some(ServiceTask::PersistentUnderUse)
+    } else if over_use.iter().all(|&x| x) {
+        Some(ServiceTask::PersistentOverUse)
     } else {
         None
     };

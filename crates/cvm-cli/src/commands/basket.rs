@@ -27,8 +27,15 @@ pub enum BasketCommand {
 #[derive(Debug, clap::Args)]
 pub struct MiningArgs {
     /// Holdings CSV: one row per customer and a column per product, or the `holdings` table.
-    #[arg(long)]
-    input: PathBuf,
+    #[arg(long, required_unless_present = "warehouse", conflicts_with = "warehouse")]
+    input: Option<PathBuf>,
+    /// Mine the warehouse's holdings instead: the products each subscriber holds at the end
+    /// of the `--as-of` month.
+    #[arg(long, requires = "as_of")]
+    warehouse: Option<PathBuf>,
+    /// With --warehouse: the month whose end the holdings are read at, `YYYY-MM`.
+    #[arg(long, value_parser = super::run::parse_month)]
+    as_of: Option<cvm_domain::Month>,
     /// Customer id column of a one-row-per-customer file (not an item).
     #[arg(long)]
     id: Option<String>,
@@ -148,7 +155,12 @@ fn mine(args: &MiningArgs) -> anyhow::Result<FrequentItemsets> {
     };
     let columns = WideColumns { id: args.id.clone(), items: args.items.clone() };
     let started = Instant::now();
-    let baskets = read_baskets(&args.input, layout, &columns)?;
+    let baskets = match (&args.input, &args.warehouse, args.as_of) {
+        (Some(input), _, _) => read_baskets(input, layout, &columns)?,
+        (None, Some(warehouse), Some(as_of)) => super::run::query_runtime()?
+            .block_on(cvm_analytics::fit::held_products(warehouse, cvm_analytics::Window::new(as_of)))?,
+        _ => anyhow::bail!("give --input FILE, or --warehouse W with --as-of YYYY-MM"),
+    };
     tracing::info!(
         baskets = baskets.len(),
         distinct = baskets.distinct_len(),

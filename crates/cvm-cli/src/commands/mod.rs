@@ -5,6 +5,7 @@ pub mod churn;
 pub mod demo;
 pub mod generate;
 pub mod import;
+pub mod offers;
 pub mod plans;
 pub mod run;
 pub mod schema;

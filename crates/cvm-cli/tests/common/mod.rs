@@ -35,3 +35,13 @@ pub fn cvm_ok(args: &[&str]) -> String {
 pub fn arg(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
+
+/// Generates `subscribers` x `months` with `seed` into `dir/export` and imports it into
+/// `dir/w`; returns both folders.
+pub fn generated_warehouse(dir: &Path, subscribers: u32, months: u32, seed: u64) -> (PathBuf, PathBuf) {
+    let (export, w) = (dir.join("export"), dir.join("w"));
+    let (n, m, s) = (subscribers.to_string(), months.to_string(), seed.to_string());
+    cvm_ok(&["generate", "--subscribers", &n, "--months", &m, "--seed", &s, "--out", arg(&export)]);
+    cvm_ok(&["import", arg(&export), "--warehouse", arg(&w)]);
+    (export, w)
+}

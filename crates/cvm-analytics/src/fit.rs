@@ -1,0 +1,970 @@
+//! The run's offers step: plan fit, data fit and device fit for every subscriber of the run,
+//! cross-sell rules over the products held, and the next best offer per channel.
+//!
+//! The arithmetic and the rules live in `cvm-offers` (tariff engine, plan fit, data fit,
+//! device pool, arbitration); this module feeds them from the warehouse and the run's
+//! features and turns their answers into tables:
+//!
+//! ```text
+//! FIT_SQL      usage of each window month (voice, data, SMS, data by app) side by side,
+//!              the products held at the as-of month end, group membership  -> 1 row/subscriber
+//! per batch    plan fit (flags, alerts, service task, recommended and minimum-bill plan),
+//!              data fit (months over, top app, cheapest pack), device need           (parallel)
+//! device pool  shared out across all subscribers, highest value first
+//! rules        FP-growth over the held products -> cross-sell rules
+//! per batch    NBO candidates and one arbitrated offer per channel                   (parallel)
+//! ```
+//!
+//! Plan fit reads the subscriber's current plan (the warehouse keeps no plan per month) and
+//! looks only at lines with usage in all three months and no plan change in them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use cvm_domain::{Date, Fen, Month};
+use cvm_offers::basket::{Baskets, association_rules, fpgrowth};
+use cvm_offers::data_fit::{AppCategory, DataFit, DataMonth, DataPack, data_fit};
+use cvm_offers::device_fit::{DeviceAllocation, DeviceSubscriber, DeviceTier, PoolStock, allocate};
+use cvm_offers::nbo::{
+    self, Candidate, Channel, Consent, CrossSellRule, DataPackOffer, DeviceOffer, Holdings, NboPolicy, Offer,
+    OfferKind, PRODUCTS, PlanFitOffer, Profile, Standing,
+};
+use cvm_offers::plan_fit::{self, FitAssessment, Recommendation, ServiceTask, Subscriber};
+use cvm_offers::{PaymentType, Plan, PlanStatus, UsageMonth};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::OffersConfig;
+use crate::features::{Window, warehouse_context};
+use crate::frame::{bool_column, f64_column, fen_column, i64_column, string_column};
+use crate::{AnalyticsError, Result};
+
+/// Measures of each window month, in the order of `FitInput::months`.
+const MEASURES: [&str; 7] =
+    ["voice_min", "data_mb", "sms", "data_video_mb", "data_social_mb", "data_music_mb", "data_gaming_mb"];
+
+/// The fit query: one row per subscriber with usage in the window or holdings; `{m0}`..`{m2}`
+/// are the window months, `{we}` the day after it (as days since 1970).
+fn fit_sql(window: Window) -> String {
+    let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
+    let mut pivot = Vec::new();
+    for (k, m) in months.iter().enumerate() {
+        for measure in MEASURES {
+            pivot.push(format!("MAX(CASE WHEN month = '{m}' THEN {measure} END) AS {measure}_{k}"));
+        }
+    }
+    let held: Vec<String> = PRODUCTS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{} * MAX(CASE WHEN product = '{p}' THEN 1 ELSE 0 END)", 1u32 << i))
+        .collect();
+    let pivot_cols: Vec<String> =
+        (0..months.len()).flat_map(|k| MEASURES.iter().map(move |m| format!("p.{m}_{k}"))).collect();
+    format!(
+        "WITH p AS (
+  SELECT subscriber_id, {pivot}
+  FROM usage WHERE month >= '{first}' AND month <= '{last}'
+  GROUP BY subscriber_id
+),
+h AS (
+  SELECT subscriber_id, {held} AS holdings
+  FROM holdings
+  WHERE CAST(start_date AS INT) < {we} AND (end_date IS NULL OR CAST(end_date AS INT) >= {we})
+  GROUP BY subscriber_id
+)
+SELECT s.subscriber_id, s.group_id IS NOT NULL AS in_group, COALESCE(h.holdings, 0) AS holdings, {pivot_cols}
+FROM subscribers s
+LEFT JOIN p ON p.subscriber_id = s.subscriber_id
+LEFT JOIN h ON h.subscriber_id = s.subscriber_id",
+        pivot = pivot.join(",\n    "),
+        held = held.join(" + "),
+        first = months[0],
+        last = months[months.len() - 1],
+        we = window.end_day(),
+        pivot_cols = pivot_cols.join(", "),
+    )
+}
+
+/// What the fit query gives for one subscriber (u32 is enough for a month's use of one
+/// line and halves the memory at 10 million subscribers).
+#[derive(Debug, Clone, Copy, Default)]
+struct FitInput {
+    /// `[month][measure]`, oldest month first; `present` says which months have a usage row.
+    months: [[u32; 7]; 3],
+    present: [bool; 3],
+    holdings: Holdings,
+    in_group: bool,
+}
+
+impl FitInput {
+    fn window(&self, subscriber_id: i64, months: &[Month]) -> Option<[DataMonth; 3]> {
+        if !self.present.iter().all(|&p| p) {
+            return None;
+        }
+        Some([0, 1, 2].map(|k| {
+            let m = self.months[k];
+            DataMonth {
+                usage: UsageMonth {
+                    subscriber_id,
+                    month: months[k],
+                    voice_min: u64::from(m[0]),
+                    data_mb: u64::from(m[1]),
+                    sms: u64::from(m[2]),
+                },
+                by_app: [m[3], m[4], m[5], m[6]].map(u64::from),
+            }
+        }))
+    }
+}
+
+/// The catalogs the step reads from the warehouse.
+struct Catalogs {
+    plans: Vec<Plan>,
+    plan_index: HashMap<String, usize>,
+    /// Offers valid in the as-of month.
+    offers: Vec<Offer>,
+    packs: Vec<DataPack>,
+    pool: Vec<PoolStock>,
+}
+
+fn bad(table: &str, what: String) -> AnalyticsError {
+    AnalyticsError::Warehouse { path: table.into(), what }
+}
+
+async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(ctx.sql(sql).await?.collect().await?)
+}
+
+async fn read_catalogs(ctx: &SessionContext, window: Window) -> Result<Catalogs> {
+    let mut plans = Vec::new();
+    for b in collect(ctx, "SELECT * FROM plans ORDER BY plan_id").await? {
+        let id = string_column(&b, "plan_id")?;
+        let name = string_column(&b, "plan_name")?;
+        let brand = string_column(&b, "brand")?;
+        let pay = string_column(&b, "payment_type")?;
+        let fee = fen_column(&b, "monthly_fee")?;
+        let voice = i64_column(&b, "voice_min")?;
+        let data = i64_column(&b, "data_mb")?;
+        let sms = i64_column(&b, "sms")?;
+        let vo = fen_column(&b, "voice_overage_per_min")?;
+        let unit = i64_column(&b, "data_overage_unit_mb")?;
+        let dp = fen_column(&b, "data_overage_per_unit")?;
+        let so = fen_column(&b, "sms_overage_per_msg")?;
+        let tenure = i64_column(&b, "min_tenure_months")?;
+        let vip = bool_column(&b, "vip")?;
+        let status = string_column(&b, "status")?;
+        for i in 0..b.num_rows() {
+            let plan_id = id[i].clone().unwrap_or_default();
+            let missing = |c: &str| bad("plans", format!("plan {plan_id}: no {c}"));
+            let count = |v: Option<i64>, c: &str| v.and_then(|v| u64::try_from(v).ok()).ok_or_else(|| missing(c));
+            plans.push(Plan {
+                plan_name: name[i].clone().unwrap_or_default(),
+                brand: brand[i].clone().unwrap_or_default(),
+                payment_type: match pay[i].as_deref() {
+                    Some("prepaid") => PaymentType::Prepaid,
+                    Some("postpaid") => PaymentType::Postpaid,
+                    _ => return Err(missing("payment_type")),
+                },
+                monthly_fee: Fen(fee[i].ok_or_else(|| missing("monthly_fee"))?),
+                voice_min: count(voice[i], "voice_min")?,
+                data_mb: count(data[i], "data_mb")?,
+                sms: count(sms[i], "sms")?,
+                voice_overage_per_min: Fen(vo[i].ok_or_else(|| missing("voice_overage_per_min"))?),
+                data_overage_unit_mb: count(unit[i], "data_overage_unit_mb")?
+                    .try_into()
+                    .map_err(|_| missing("data_overage_unit_mb above 0"))?,
+                data_overage_per_unit: Fen(dp[i].ok_or_else(|| missing("data_overage_per_unit"))?),
+                sms_overage_per_msg: Fen(so[i].ok_or_else(|| missing("sms_overage_per_msg"))?),
+                min_tenure_months: u32::try_from(count(tenure[i], "min_tenure_months")?).unwrap_or(u32::MAX),
+                vip: vip[i].unwrap_or(false),
+                status: if status[i].as_deref() == Some("on_sale") { PlanStatus::OnSale } else { PlanStatus::Retired },
+                plan_id,
+            });
+        }
+    }
+    let plan_index = plans.iter().enumerate().map(|(i, p)| (p.plan_id.clone(), i)).collect();
+
+    let (first, last) = (window.as_of.first_day(), window.as_of.last_day());
+    let mut offers = Vec::new();
+    for b in collect(ctx, "SELECT * FROM offers ORDER BY offer_id").await? {
+        let id = string_column(&b, "offer_id")?;
+        let name = string_column(&b, "offer_name")?;
+        let kind = string_column(&b, "offer_kind")?;
+        let product = string_column(&b, "product")?;
+        let price = fen_column(&b, "monthly_price")?;
+        let cost = fen_column(&b, "monthly_cost")?;
+        let data = i64_column(&b, "data_mb")?;
+        let app = string_column(&b, "app_category")?;
+        let channels = string_column(&b, "channels")?;
+        let from = i64_column(&b, "valid_from")?;
+        let to = i64_column(&b, "valid_to")?;
+        for i in 0..b.num_rows() {
+            let offer_id = id[i].clone().unwrap_or_default();
+            let missing = |c: &str| bad("offers", format!("offer {offer_id}: no valid {c}"));
+            let day = |d: Option<i64>, c: &str| {
+                d.and_then(|d| i32::try_from(d).ok()).map(Date::from_days_since_epoch).ok_or_else(|| missing(c))
+            };
+            let offer = Offer {
+                offer_name: name[i].clone().unwrap_or_default(),
+                kind: kind[i].as_deref().and_then(OfferKind::parse).ok_or_else(|| missing("offer_kind"))?,
+                product: product[i].clone(),
+                monthly_price: Fen(price[i].ok_or_else(|| missing("monthly_price"))?),
+                monthly_cost: Fen(cost[i].ok_or_else(|| missing("monthly_cost"))?),
+                data_mb: data[i].and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+                app_category: app[i].as_deref().and_then(AppCategory::parse),
+                channels: channels[i].as_deref().unwrap_or("").split(';').filter_map(Channel::parse).collect(),
+                valid_from: day(from[i], "valid_from")?,
+                valid_to: day(to[i], "valid_to")?,
+                offer_id,
+            };
+            if offer.valid_between(first, last) {
+                offers.push(offer);
+            }
+        }
+    }
+    let packs = offers
+        .iter()
+        .filter(|o| matches!(o.kind, OfferKind::DataPack | OfferKind::DirectedDataPack))
+        .map(|o| DataPack {
+            offer_id: o.offer_id.clone(),
+            name: o.offer_name.clone(),
+            monthly_price: o.monthly_price,
+            data_mb: o.data_mb,
+            app_category: if o.kind == OfferKind::DirectedDataPack { o.app_category } else { None },
+        })
+        .collect();
+
+    let mut device_tiers = HashMap::new();
+    for b in collect(ctx, "SELECT device_model, tier FROM devices").await? {
+        let model = string_column(&b, "device_model")?;
+        let tier = string_column(&b, "tier")?;
+        for (m, t) in model.into_iter().zip(tier) {
+            if let (Some(m), Some(t)) = (m, t.as_deref().and_then(DeviceTier::parse)) {
+                device_tiers.insert(m, t);
+            }
+        }
+    }
+    let mut pool = Vec::new();
+    for b in collect(ctx, "SELECT * FROM device_pool ORDER BY branch_id, device_model").await? {
+        let branch = string_column(&b, "branch_id")?;
+        let model = string_column(&b, "device_model")?;
+        let stock = i64_column(&b, "stock")?;
+        let price = fen_column(&b, "retention_price")?;
+        for i in 0..b.num_rows() {
+            let (Some(branch_id), Some(device_model)) = (branch[i].clone(), model[i].clone()) else { continue };
+            let Some(&tier) = device_tiers.get(&device_model) else { continue };
+            pool.push(PoolStock {
+                branch_id,
+                device_model,
+                tier,
+                stock: stock[i].and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
+                retention_price: Fen(price[i].unwrap_or(0)),
+            });
+        }
+    }
+    Ok(Catalogs { plans, plan_index, offers, packs, pool })
+}
+
+/// Reads the fit query into one slot per feature row (`ids` sorted ascending).
+async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Result<Vec<FitInput>> {
+    let mut inputs = vec![FitInput::default(); ids.len()];
+    let mut stream = ctx.sql(&fit_sql(window)).await?.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let b = batch?;
+        let sid = i64_column(&b, "subscriber_id")?;
+        let group = bool_column(&b, "in_group")?;
+        let held = i64_column(&b, "holdings")?;
+        let cols: Vec<Vec<Option<i64>>> = (0..3)
+            .flat_map(|k| MEASURES.iter().map(move |m| format!("{m}_{k}")))
+            .map(|name| i64_column(&b, &name))
+            .collect::<Result<_>>()?;
+        for r in 0..b.num_rows() {
+            let Some(row) = sid[r].and_then(|id| ids.binary_search(&id).ok()) else { continue };
+            let input = &mut inputs[row];
+            input.in_group = group[r].unwrap_or(false);
+            input.holdings = Holdings(held[r].and_then(|h| u16::try_from(h).ok()).unwrap_or(0));
+            for k in 0..3 {
+                input.present[k] = cols[k * 7][r].is_some();
+                for (j, slot) in input.months[k].iter_mut().enumerate() {
+                    *slot = cols[k * 7 + j][r].and_then(|v| u32::try_from(v).ok()).unwrap_or(u32::MAX);
+                }
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// The columns of one features batch that the step reads.
+struct Rows {
+    id: Vec<Option<i64>>,
+    branch: Vec<Option<String>>,
+    plan: Vec<Option<String>>,
+    payment: Vec<Option<String>>,
+    tenure: Vec<Option<i64>>,
+    arpu: Vec<Option<f64>>,
+    value: Vec<Option<f64>>,
+    value_tier: Vec<Option<String>>,
+    device_tier: Vec<Option<String>>,
+    device_age: Vec<Option<i64>>,
+    family_size: Vec<Option<i64>>,
+    vip_level: Vec<Option<String>>,
+    consent: [Vec<Option<bool>>; 4],
+    left: Vec<Option<bool>>,
+    plan_changes: Vec<Option<i64>>,
+}
+
+impl Rows {
+    fn read(b: &RecordBatch) -> Result<Rows> {
+        Ok(Rows {
+            id: i64_column(b, "subscriber_id")?,
+            branch: string_column(b, "branch_id")?,
+            plan: string_column(b, "plan_id")?,
+            payment: string_column(b, "payment_type")?,
+            tenure: i64_column(b, "tenure_months")?,
+            arpu: f64_column(b, "arpu_3m_avg")?,
+            value: f64_column(b, "value")?,
+            value_tier: string_column(b, "value_tier")?,
+            device_tier: string_column(b, "device_tier")?,
+            device_age: i64_column(b, "device_age_months")?,
+            family_size: i64_column(b, "family_size")?,
+            vip_level: string_column(b, "vip_level")?,
+            consent: [
+                bool_column(b, "consent_sms")?,
+                bool_column(b, "consent_call")?,
+                bool_column(b, "consent_app_push")?,
+                bool_column(b, "do_not_disturb")?,
+            ],
+            left: bool_column(b, "left_network")?,
+            plan_changes: i64_column(b, "plan_changes_3m")?,
+        })
+    }
+
+    fn tenure(&self, i: usize) -> u32 {
+        self.tenure[i].and_then(|t| u32::try_from(t).ok()).unwrap_or(0)
+    }
+
+    fn premium(&self, i: usize) -> bool {
+        self.vip_level[i].as_deref().is_some_and(|v| v != "none")
+            || matches!(self.value_tier[i].as_deref(), Some("vip") | Some("big"))
+    }
+}
+
+/// Plan fit of one subscriber: the assessment, the policy's recommendation and the
+/// minimum-bill plan.
+struct PlanFitRow {
+    assessment: FitAssessment,
+    chosen: Option<Recommendation>,
+    minimum: Option<Recommendation>,
+}
+
+/// Everything the first pass finds for one features batch.
+#[derive(Default)]
+struct FirstPass {
+    plan_fit: Vec<(usize, PlanFitRow)>,
+    data_fit: Vec<(usize, DataFit)>,
+    devices: Vec<DeviceSubscriber>,
+}
+
+fn yuan_to_fen(yuan: f64) -> Fen {
+    Fen((yuan * 100.0).round() as i64)
+}
+
+fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs, cfg: &OffersConfig) -> FirstPass {
+    let thresholds = cfg.thresholds();
+    let policy = cfg.policy();
+    let mut out = FirstPass::default();
+    for (i, input) in inputs.iter().enumerate() {
+        let Some(id) = rows.id[i] else { continue };
+        if rows.left[i].unwrap_or(false) {
+            continue;
+        }
+        let branch = rows.branch[i].clone().unwrap_or_default();
+        let tenure = rows.tenure(i);
+        let arpu = rows.arpu[i].unwrap_or(0.0);
+        let current = rows.plan[i].as_deref().and_then(|p| cat.plan_index.get(p)).map(|&k| &cat.plans[k]);
+        if let (Some(plan), Some(window)) = (current, input.window(id, months)) {
+            let usage = window.map(|m| m.usage);
+            if rows.plan_changes[i].unwrap_or(0) == 0 {
+                let payment_type = match rows.payment[i].as_deref() {
+                    Some("prepaid") => PaymentType::Prepaid,
+                    Some("postpaid") => PaymentType::Postpaid,
+                    _ => plan.payment_type,
+                };
+                let sub = Subscriber { subscriber_id: id, payment_type, tenure_months: tenure };
+                let assessment = plan_fit::assess(id, plan, &usage, &thresholds);
+                let chosen = plan_fit::recommend(&sub, plan, &usage, &cat.plans, policy);
+                let minimum = if policy == plan_fit::Policy::MinimumBill {
+                    chosen.clone()
+                } else {
+                    plan_fit::recommend(&sub, plan, &usage, &cat.plans, plan_fit::Policy::MinimumBill)
+                };
+                out.plan_fit.push((i, PlanFitRow { assessment, chosen, minimum }));
+            }
+            if let Some(fit) = data_fit(plan, &window, &cat.packs) {
+                out.data_fit.push((i, fit));
+            }
+        }
+        out.devices.push(DeviceSubscriber {
+            subscriber_id: id,
+            branch_id: branch,
+            tenure_months: tenure,
+            arpu: yuan_to_fen(arpu),
+            current_tier: rows.device_tier[i].as_deref().and_then(DeviceTier::parse),
+            device_age_months: rows.device_age[i].and_then(|a| u32::try_from(a).ok()),
+            value: rows.value[i].unwrap_or(0.0),
+        });
+    }
+    out
+}
+
+/// Cross-sell rules (single-product consequents) and each product's share of subscribers.
+fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<RuleRow>, Vec<CrossSellRule>, [f64; 9])> {
+    let mut baskets = Baskets::new();
+    for name in PRODUCTS {
+        baskets.item_id(name);
+    }
+    let mut counts = [0u64; PRODUCTS.len()];
+    for h in holdings {
+        let mut items: Vec<u32> = (0..PRODUCTS.len()).filter(|&i| h.has(i)).map(|i| i as u32).collect();
+        for &i in &items {
+            counts[i as usize] += 1;
+        }
+        baskets.push(&mut items);
+    }
+    let n = holdings.len().max(1) as f64;
+    let base_rates = counts.map(|c| c as f64 / n);
+    if holdings.is_empty() {
+        return Ok((Vec::new(), Vec::new(), base_rates));
+    }
+    let offers_err =
+        |e: cvm_offers::OffersError| AnalyticsError::Config { origin: "offers".into(), what: e.to_string() };
+    let frequent = fpgrowth(&baskets, cfg.rules_min_support, None).map_err(offers_err)?;
+    let rules = association_rules(&frequent, cfg.rules_min_confidence).map_err(offers_err)?;
+    let names = frequent.item_names.clone();
+    let mask = |items: &[u32]| {
+        Holdings(items.iter().filter_map(|&i| nbo::product_index(&names[i as usize])).fold(0, |m, i| m | 1 << i))
+    };
+    let mut rows = Vec::new();
+    let mut cross = Vec::new();
+    for r in &rules {
+        rows.push(RuleRow {
+            antecedent: frequent.names(&r.antecedent).into_iter().map(str::to_owned).collect(),
+            consequent: frequent.names(&r.consequent).into_iter().map(str::to_owned).collect(),
+            support: r.support,
+            confidence: r.confidence,
+            lift: r.lift,
+        });
+        if let [c] = r.consequent[..]
+            && let Some(p) = nbo::product_index(&names[c as usize])
+        {
+            cross.push(CrossSellRule {
+                antecedent: mask(&r.antecedent),
+                consequent: p,
+                confidence: r.confidence,
+                lift: r.lift,
+            });
+        }
+    }
+    rows.sort_by(|a, b| {
+        b.lift.total_cmp(&a.lift).then_with(|| (&a.antecedent, &a.consequent).cmp(&(&b.antecedent, &b.consequent)))
+    });
+    Ok((rows, cross, base_rates))
+}
+
+/// The products each subscriber holds at the end of `window`'s as-of month, as baskets for
+/// rule mining (`cvm basket rules --warehouse`); subscribers holding nothing are left out.
+pub async fn held_products(root: &Path, window: Window) -> Result<Baskets> {
+    let ctx = warehouse_context(root, window).await?;
+    let sql = format!(
+        "SELECT subscriber_id, product FROM holdings
+         WHERE CAST(start_date AS INT) < {we} AND (end_date IS NULL OR CAST(end_date AS INT) >= {we})
+         ORDER BY subscriber_id, product",
+        we = window.end_day()
+    );
+    let mut baskets = Baskets::new();
+    let mut current: Option<i64> = None;
+    let mut items: Vec<String> = Vec::new();
+    for b in collect(&ctx, &sql).await? {
+        let ids = i64_column(&b, "subscriber_id")?;
+        let products = string_column(&b, "product")?;
+        for (id, product) in ids.into_iter().zip(products) {
+            if id != current && !items.is_empty() {
+                baskets.push_names(&items);
+                items.clear();
+            }
+            current = id;
+            items.extend(product);
+        }
+    }
+    if !items.is_empty() {
+        baskets.push_names(&items);
+    }
+    Ok(baskets)
+}
+
+/// A cross-sell rule as written to `basket_rules.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleRow {
+    /// Products held.
+    pub antecedent: Vec<String>,
+    /// Products also held.
+    pub consequent: Vec<String>,
+    /// Share of subscribers holding both.
+    pub support: f64,
+    /// Share of antecedent holders holding the consequent.
+    pub confidence: f64,
+    /// Confidence over the consequent's share.
+    pub lift: f64,
+}
+
+/// Counts of the offers step, for `offers.json` and the terminal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OffersSummary {
+    /// Subscribers assessed by plan fit (3 months of usage, no plan change).
+    pub plan_fit_assessed: u64,
+    /// Persistent over-use service tasks.
+    pub persistent_over_use: u64,
+    /// Persistent under-use service tasks.
+    pub persistent_under_use: u64,
+    /// Warm reminders (over-use in the as-of month).
+    pub warm_reminders: u64,
+    /// Surge and drop alerts.
+    pub alerts: u64,
+    /// Subscribers whose recommended plan differs from their own.
+    pub plan_changes_recommended: u64,
+    /// Subscribers over the data allowance in some window month.
+    pub data_over_quota: u64,
+    /// Of them, those a data pack would save money.
+    pub data_pack_recommended: u64,
+    /// Subscribers needing a device offer.
+    pub device_needs: u64,
+    /// Of them, those a pool handset was reserved for.
+    pub devices_reserved: u64,
+    /// Units in all branches' pools.
+    pub pool_units: u64,
+    /// Cross-sell rules mined.
+    pub rules: u64,
+    /// Arbitrated offers written (one per subscriber and channel, up to `max_channels`).
+    pub offers: u64,
+    /// Subscribers with at least one offer.
+    pub subscribers_with_offer: u64,
+    /// Sum of the written offers' expected value, yuan.
+    pub expected_value: f64,
+    /// The plan policy used.
+    pub plan_policy: String,
+}
+
+/// The tables and reports of the offers step.
+#[derive(Debug, Clone)]
+pub struct FitOutput {
+    /// One row per subscriber assessed by plan fit.
+    pub plan_fit: Vec<RecordBatch>,
+    /// One row per subscriber over the data allowance in some window month.
+    pub data_fit: Vec<RecordBatch>,
+    /// One row per subscriber who needs a device, in serving order.
+    pub device_fit: RecordBatch,
+    /// One row per subscriber and channel offered.
+    pub nbo: Vec<RecordBatch>,
+    /// Cross-sell rules over the products held.
+    pub rules: Vec<RuleRow>,
+    /// Counts.
+    pub summary: OffersSummary,
+}
+
+fn money(values: Vec<Option<i64>>) -> Result<ArrayRef> {
+    Ok(Arc::new(
+        Decimal128Array::from(values.into_iter().map(|v| v.map(i128::from)).collect::<Vec<_>>())
+            .with_precision_and_scale(18, 2)?,
+    ))
+}
+
+fn money_field(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Decimal128(18, 2), nullable)
+}
+
+pub(crate) fn plan_fit_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("subscriber_id", DataType::Int64, false),
+        Field::new("branch_id", DataType::Utf8, true),
+        Field::new("current_plan", DataType::Utf8, false),
+        Field::new("over_use_months", DataType::Int64, false),
+        Field::new("under_use_months", DataType::Int64, false),
+        Field::new("warm_reminder", DataType::Boolean, false),
+        Field::new("alerts", DataType::Utf8, true),
+        Field::new("service_task", DataType::Utf8, true),
+        money_field("current_3m_bill", false),
+        Field::new("recommended_plan", DataType::Utf8, true),
+        money_field("monthly_saving", true),
+        money_field("revenue_effect", true),
+        Field::new("min_bill_plan", DataType::Utf8, true),
+        money_field("min_bill_3m", true),
+    ]))
+}
+
+fn plan_fit_batch(rows: &Rows, fits: &[(usize, PlanFitRow)]) -> Result<RecordBatch> {
+    let mut alerts = Vec::with_capacity(fits.len());
+    for (_, f) in fits {
+        let a = &f.assessment;
+        alerts.push((!a.alerts.is_empty()).then(|| {
+            a.alerts
+                .iter()
+                .map(|x| {
+                    let measure = match x.measure {
+                        plan_fit::Measure::Voice => "voice",
+                        plan_fit::Measure::Data => "data",
+                    };
+                    let way = match x.direction {
+                        plan_fit::Direction::Surge => "surge",
+                        plan_fit::Direction::Drop => "drop",
+                    };
+                    format!("{} {measure} {way} {}->{}", x.month, x.before, x.after)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        }));
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(fits.iter().map(|(i, _)| rows.id[*i].unwrap_or(0)))),
+        Arc::new(StringArray::from_iter(fits.iter().map(|(i, _)| rows.branch[*i].as_deref()))),
+        Arc::new(StringArray::from_iter_values(fits.iter().map(|(_, f)| f.assessment.current_plan_id.as_str()))),
+        Arc::new(Int64Array::from_iter_values(
+            fits.iter().map(|(_, f)| f.assessment.over_use.iter().filter(|&&x| x).count() as i64),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            fits.iter().map(|(_, f)| f.assessment.under_use.iter().filter(|&&x| x).count() as i64),
+        )),
+        Arc::new(BooleanArray::from_iter(fits.iter().map(|(_, f)| Some(f.assessment.warm_reminder)))),
+        Arc::new(StringArray::from(alerts)),
+        Arc::new(StringArray::from_iter(fits.iter().map(|(_, f)| {
+            f.assessment.service_task.map(|t| match t {
+                ServiceTask::PersistentOverUse => "persistent_over_use",
+                ServiceTask::PersistentUnderUse => "persistent_under_use",
+            })
+        }))),
+        money(fits.iter().map(|(_, f)| Some(f.assessment.current_bills.iter().map(|b| b.0).sum())).collect())?,
+        Arc::new(StringArray::from_iter(fits.iter().map(|(_, f)| f.chosen.as_ref().map(|r| r.plan_id.as_str())))),
+        money(fits.iter().map(|(_, f)| f.chosen.as_ref().map(|r| r.monthly_saving.0)).collect())?,
+        money(fits.iter().map(|(_, f)| f.chosen.as_ref().map(|r| r.revenue_effect.0)).collect())?,
+        Arc::new(StringArray::from_iter(fits.iter().map(|(_, f)| f.minimum.as_ref().map(|r| r.plan_id.as_str())))),
+        money(fits.iter().map(|(_, f)| f.minimum.as_ref().map(|r| r.recommended_total.0)).collect())?,
+    ];
+    Ok(RecordBatch::try_new(plan_fit_schema(), columns)?)
+}
+
+pub(crate) fn data_fit_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("subscriber_id", DataType::Int64, false),
+        Field::new("branch_id", DataType::Utf8, true),
+        Field::new("months_over", DataType::Utf8, false),
+        Field::new("excess_mb", DataType::Int64, false),
+        money_field("data_overage_3m", false),
+        Field::new("top_app", DataType::Utf8, true),
+        Field::new("top_app_share_percent", DataType::Int64, true),
+        Field::new("best_pack", DataType::Utf8, true),
+        money_field("monthly_saving", false),
+    ]))
+}
+
+fn data_fit_batch(rows: &Rows, fits: &[(usize, DataFit)]) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(fits.iter().map(|(i, _)| rows.id[*i].unwrap_or(0)))),
+        Arc::new(StringArray::from_iter(fits.iter().map(|(i, _)| rows.branch[*i].as_deref()))),
+        Arc::new(StringArray::from_iter_values(
+            fits.iter().map(|(_, f)| f.months_over.iter().map(Month::to_string).collect::<Vec<_>>().join(";")),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            fits.iter().map(|(_, f)| i64::try_from(f.excess_mb).unwrap_or(i64::MAX)),
+        )),
+        money(fits.iter().map(|(_, f)| Some(f.data_overage.0)).collect())?,
+        Arc::new(StringArray::from_iter(fits.iter().map(|(_, f)| f.top_app.map(|(c, _)| c.as_str())))),
+        Arc::new(Int64Array::from_iter(fits.iter().map(|(_, f)| f.top_app.map(|(_, s)| s as i64)))),
+        Arc::new(StringArray::from_iter(fits.iter().map(|(_, f)| f.best_pack.as_ref().map(|(id, _)| id.as_str())))),
+        money(fits.iter().map(|(_, f)| Some(f.monthly_saving().0)).collect())?,
+    ];
+    Ok(RecordBatch::try_new(data_fit_schema(), columns)?)
+}
+
+fn device_fit_batch(
+    allocations: &[DeviceAllocation],
+    subscribers: &HashMap<i64, &DeviceSubscriber>,
+) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("subscriber_id", DataType::Int64, false),
+        Field::new("branch_id", DataType::Utf8, false),
+        Field::new("serving_rank", DataType::UInt32, false),
+        Field::new("need", DataType::Utf8, false),
+        Field::new("current_tier", DataType::Utf8, true),
+        Field::new("recommended_tier", DataType::Utf8, false),
+        Field::new("device_model", DataType::Utf8, true),
+        Field::new("device_tier", DataType::Utf8, true),
+        money_field("retention_price", true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(allocations.iter().map(|a| a.subscriber_id))),
+        Arc::new(StringArray::from_iter_values(allocations.iter().map(|a| a.branch_id.as_str()))),
+        Arc::new(UInt32Array::from_iter_values(allocations.iter().map(|a| a.rank))),
+        Arc::new(StringArray::from_iter_values(allocations.iter().map(|a| a.need.as_str()))),
+        Arc::new(StringArray::from_iter(
+            allocations
+                .iter()
+                .map(|a| subscribers.get(&a.subscriber_id).and_then(|s| s.current_tier).map(DeviceTier::as_str)),
+        )),
+        Arc::new(StringArray::from_iter_values(allocations.iter().map(|a| a.recommended_tier.as_str()))),
+        Arc::new(StringArray::from_iter(allocations.iter().map(|a| a.reserved.as_ref().map(|r| r.0.as_str())))),
+        Arc::new(StringArray::from_iter(allocations.iter().map(|a| a.reserved.as_ref().map(|r| r.1.as_str())))),
+        money(allocations.iter().map(|a| a.reserved.as_ref().map(|r| r.2.0)).collect())?,
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// One written offer: the row, its candidate and its arbitration.
+struct NboRow {
+    row: usize,
+    candidate: Candidate,
+    arbitrated: nbo::Arbitrated,
+}
+
+pub(crate) fn nbo_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("subscriber_id", DataType::Int64, false),
+        Field::new("branch_id", DataType::Utf8, true),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("priority", DataType::UInt32, false),
+        Field::new("offer_id", DataType::Utf8, false),
+        Field::new("offer_kind", DataType::Utf8, false),
+        Field::new("product", DataType::Utf8, true),
+        Field::new("acceptance", DataType::Float64, false),
+        Field::new("value", DataType::Float64, false),
+        Field::new("cost", DataType::Float64, false),
+        Field::new("expected_value", DataType::Float64, false),
+        Field::new("reason_zh", DataType::Utf8, false),
+        Field::new("reason_en", DataType::Utf8, false),
+    ]))
+}
+
+fn nbo_batch(rows: &Rows, offers: &[NboRow]) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(offers.iter().map(|o| rows.id[o.row].unwrap_or(0)))),
+        Arc::new(StringArray::from_iter(offers.iter().map(|o| rows.branch[o.row].as_deref()))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.arbitrated.channel.as_str()))),
+        Arc::new(UInt32Array::from_iter_values(offers.iter().map(|o| o.arbitrated.priority))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.offer_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.kind.as_str()))),
+        Arc::new(StringArray::from_iter(offers.iter().map(|o| o.candidate.product.as_deref()))),
+        Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.acceptance))),
+        Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.value))),
+        Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.cost))),
+        Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.expected_value))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.reason_zh.as_str()))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.reason_en.as_str()))),
+    ];
+    Ok(RecordBatch::try_new(nbo_schema(), columns)?)
+}
+
+/// Runs the offers step over the run's features (`churn_risk`: one likelihood per feature
+/// row, in order).
+pub async fn fit(
+    root: &Path,
+    window: Window,
+    features: &[RecordBatch],
+    churn_risk: &[f64],
+    cfg: &OffersConfig,
+) -> Result<FitOutput> {
+    let ctx = warehouse_context(root, window).await?;
+    let cat = read_catalogs(&ctx, window).await?;
+    let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
+    let ids: Vec<i64> = rows.iter().flat_map(|r| r.id.iter().map(|v| v.unwrap_or(i64::MIN))).collect();
+    if ids.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad("features", "rows are not sorted by subscriber_id".into()));
+    }
+    let inputs = read_inputs(&ctx, window, &ids).await?;
+    let mut offsets = Vec::with_capacity(rows.len());
+    let mut at = 0;
+    for r in &rows {
+        offsets.push(at);
+        at += r.id.len();
+    }
+    let months = window.months();
+
+    let firsts: Vec<FirstPass> = rows
+        .par_iter()
+        .zip(offsets.par_iter())
+        .map(|(r, &o)| first_pass(r, &inputs[o..o + r.id.len()], &months, &cat, cfg))
+        .collect();
+
+    // The pool is shared by all branches' subscribers at once, in value order.
+    let needing: Vec<DeviceSubscriber> = firsts.iter().flat_map(|f| f.devices.iter().cloned()).collect();
+    let allocations = allocate(&cfg.device_rules(), &cat.pool, &needing);
+    let by_id: HashMap<i64, &DeviceSubscriber> = needing.iter().map(|s| (s.subscriber_id, s)).collect();
+    let device_fit = device_fit_batch(&allocations, &by_id)?;
+    let reserved: HashMap<i64, &DeviceAllocation> =
+        allocations.iter().filter(|a| a.reserved.is_some()).map(|a| (a.subscriber_id, a)).collect();
+
+    let population: Vec<Holdings> = rows
+        .iter()
+        .zip(&offsets)
+        .flat_map(|(r, &o)| {
+            let inputs = &inputs;
+            (0..r.id.len()).filter(|&i| !r.left[i].unwrap_or(false)).map(move |i| inputs[o + i].holdings)
+        })
+        .collect();
+    let (rule_rows, cross, base_rates) = cross_sell_rules(&population, cfg)?;
+    let policy = cfg.nbo_policy();
+
+    let nbo_batches: Vec<(RecordBatch, u64, f64)> = rows
+        .par_iter()
+        .zip(offsets.par_iter())
+        .zip(firsts.par_iter())
+        .map(|((r, &o), first)| {
+            let written = offers_of_batch(
+                r,
+                &inputs[o..],
+                &churn_risk[o..],
+                first,
+                &reserved,
+                &cat,
+                &cross,
+                &base_rates,
+                &policy,
+                cfg,
+            );
+            let subscribers = written.iter().map(|w| w.row).collect::<std::collections::BTreeSet<_>>().len() as u64;
+            let ev = written.iter().map(|w| w.arbitrated.expected_value).sum::<f64>();
+            Ok((nbo_batch(r, &written)?, subscribers, ev))
+        })
+        .collect::<Result<_>>()?;
+
+    let count =
+        |f: &dyn Fn(&PlanFitRow) -> bool| firsts.iter().flat_map(|x| &x.plan_fit).filter(|(_, p)| f(p)).count() as u64;
+    let summary = OffersSummary {
+        plan_fit_assessed: count(&|_| true),
+        persistent_over_use: count(&|p| p.assessment.service_task == Some(ServiceTask::PersistentOverUse)),
+        persistent_under_use: count(&|p| p.assessment.service_task == Some(ServiceTask::PersistentUnderUse)),
+        warm_reminders: count(&|p| p.assessment.warm_reminder),
+        alerts: firsts.iter().flat_map(|x| &x.plan_fit).map(|(_, p)| p.assessment.alerts.len() as u64).sum(),
+        plan_changes_recommended: count(&|p| p.chosen.as_ref().is_some_and(|r| !r.is_current)),
+        data_over_quota: firsts.iter().map(|x| x.data_fit.len() as u64).sum(),
+        data_pack_recommended: firsts.iter().flat_map(|x| &x.data_fit).filter(|(_, d)| d.best_pack.is_some()).count()
+            as u64,
+        device_needs: allocations.len() as u64,
+        devices_reserved: reserved.len() as u64,
+        pool_units: cat.pool.iter().map(|p| u64::from(p.stock)).sum(),
+        rules: rule_rows.len() as u64,
+        offers: nbo_batches.iter().map(|b| b.0.num_rows() as u64).sum(),
+        subscribers_with_offer: nbo_batches.iter().map(|b| b.1).sum(),
+        expected_value: nbo_batches.iter().map(|b| b.2).sum(),
+        plan_policy: format!("{:?}", cfg.plan_policy),
+    };
+    let plan_fit = rows.iter().zip(&firsts).map(|(r, f)| plan_fit_batch(r, &f.plan_fit)).collect::<Result<_>>()?;
+    let data_fit = rows.iter().zip(&firsts).map(|(r, f)| data_fit_batch(r, &f.data_fit)).collect::<Result<_>>()?;
+    Ok(FitOutput {
+        plan_fit,
+        data_fit,
+        device_fit,
+        nbo: nbo_batches.into_iter().map(|b| b.0).collect(),
+        rules: rule_rows,
+        summary,
+    })
+}
+
+/// Candidates and arbitration for every subscriber of one features batch.
+#[allow(clippy::too_many_arguments)]
+fn offers_of_batch(
+    rows: &Rows,
+    inputs: &[FitInput],
+    churn_risk: &[f64],
+    first: &FirstPass,
+    reserved: &HashMap<i64, &DeviceAllocation>,
+    cat: &Catalogs,
+    cross: &[CrossSellRule],
+    base_rates: &[f64; 9],
+    policy: &NboPolicy,
+    cfg: &OffersConfig,
+) -> Vec<NboRow> {
+    let plan_fits: HashMap<usize, &PlanFitRow> = first.plan_fit.iter().map(|(i, p)| (*i, p)).collect();
+    let data_fits: HashMap<usize, &DataFit> = first.data_fit.iter().map(|(i, d)| (*i, d)).collect();
+    let mut out = Vec::new();
+    for i in 0..rows.id.len() {
+        let Some(id) = rows.id[i] else { continue };
+        if rows.left[i].unwrap_or(false) {
+            continue;
+        }
+        let plan_offer = plan_fits.get(&i).and_then(|p| {
+            let r = p.chosen.as_ref().filter(|r| !r.is_current)?;
+            let task = p.assessment.service_task?;
+            Some(PlanFitOffer {
+                plan_name: cat
+                    .plan_index
+                    .get(&r.plan_id)
+                    .map_or(r.plan_id.clone(), |&k| cat.plans[k].plan_name.clone()),
+                plan_id: r.plan_id.clone(),
+                over_use: task == ServiceTask::PersistentOverUse,
+                monthly_saving: r.monthly_saving,
+            })
+        });
+        let pack_offer = data_fits.get(&i).and_then(|d| {
+            let (pack_id, _) = d.best_pack.as_ref()?;
+            Some(DataPackOffer {
+                offer: cat.offers.iter().find(|o| &o.offer_id == pack_id)?,
+                months_over: d.months_over.len(),
+                top_app: d.top_app,
+                monthly_saving: d.monthly_saving(),
+            })
+        });
+        let device_offer = reserved.get(&id).and_then(|a| {
+            let (model, tier, price) = a.reserved.as_ref()?;
+            Some(DeviceOffer {
+                device_model: model.clone(),
+                tier_zh: tier.name_zh(),
+                retention_price: *price,
+                tenure_months: rows.tenure(i),
+            })
+        });
+        let profile = Profile {
+            arpu: rows.arpu[i].unwrap_or(0.0),
+            holdings: inputs[i].holdings,
+            family_size: rows.family_size[i],
+            in_group: inputs[i].in_group,
+            premium: rows.premium(i),
+        };
+        let candidates = nbo::candidates(
+            policy,
+            &profile,
+            &cat.offers,
+            cross,
+            base_rates,
+            plan_offer.as_ref(),
+            pack_offer.as_ref(),
+            device_offer.as_ref(),
+        );
+        let c = &rows.consent;
+        let standing = Standing {
+            consent: Consent {
+                sms: c[0][i].unwrap_or(false),
+                call: c[1][i].unwrap_or(false),
+                app_push: c[2][i].unwrap_or(false),
+                do_not_disturb: c[3][i].unwrap_or(true),
+            },
+            churn_risk: churn_risk[i],
+            value: rows.value[i].unwrap_or(0.0),
+        };
+        let mut chosen = nbo::arbitrate(policy, &candidates, &standing);
+        chosen.sort_by_key(|a| a.priority);
+        if cfg.max_channels > 0 {
+            chosen.truncate(cfg.max_channels);
+        }
+        out.extend(chosen.into_iter().map(|a| NboRow {
+            row: i,
+            candidate: candidates[a.candidate].clone(),
+            arbitrated: a,
+        }));
+    }
+    out
+}

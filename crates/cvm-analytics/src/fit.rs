@@ -25,15 +25,15 @@ use std::sync::Arc;
 use cvm_domain::{Date, Fen, Month};
 use cvm_offers::basket::{Baskets, association_rules, fpgrowth};
 use cvm_offers::data_fit::{AppCategory, DataFit, DataMonth, DataPack, data_fit};
-use cvm_offers::device_fit::{DeviceAllocation, DeviceSubscriber, DeviceTier, PoolStock, allocate};
+use cvm_offers::device_fit::{DeviceAllocation, DeviceSubscriber, DeviceTier, PoolStock, allocate, device_need};
 use cvm_offers::nbo::{
-    self, Candidate, Channel, Consent, CrossSellRule, DataPackOffer, DeviceOffer, Holdings, NboPolicy, Offer,
-    OfferKind, PRODUCTS, PlanFitOffer, Profile, Standing,
+    self, Channel, Consent, CrossSellRule, DataPackOffer, DeviceOffer, Holdings, NboPolicy, Offer, OfferKind, PRODUCTS,
+    PlanFitOffer, Profile, Standing,
 };
 use cvm_offers::plan_fit::{self, FitAssessment, Recommendation, ServiceTask, Subscriber};
 use cvm_offers::{PaymentType, Plan, PlanStatus, UsageMonth};
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+    Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::OffersConfig;
 use crate::features::{Window, warehouse_context};
-use crate::frame::{bool_column, f64_column, fen_column, i64_column, string_column};
+use crate::frame::{bool_column, f64_column, fen_column, i64_column, string_column, utf8_column};
 use crate::{AnalyticsError, Result};
 
 /// Measures of each window month, in the order of `FitInput::months`.
@@ -304,17 +304,17 @@ async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Resul
 /// The columns of one features batch that the step reads.
 struct Rows {
     id: Vec<Option<i64>>,
-    branch: Vec<Option<String>>,
-    plan: Vec<Option<String>>,
-    payment: Vec<Option<String>>,
+    branch: StringArray,
+    plan: StringArray,
+    payment: StringArray,
     tenure: Vec<Option<i64>>,
     arpu: Vec<Option<f64>>,
     value: Vec<Option<f64>>,
-    value_tier: Vec<Option<String>>,
-    device_tier: Vec<Option<String>>,
+    value_tier: StringArray,
+    device_tier: StringArray,
     device_age: Vec<Option<i64>>,
     family_size: Vec<Option<i64>>,
-    vip_level: Vec<Option<String>>,
+    vip_level: StringArray,
     consent: [Vec<Option<bool>>; 4],
     left: Vec<Option<bool>>,
     plan_changes: Vec<Option<i64>>,
@@ -324,17 +324,17 @@ impl Rows {
     fn read(b: &RecordBatch) -> Result<Rows> {
         Ok(Rows {
             id: i64_column(b, "subscriber_id")?,
-            branch: string_column(b, "branch_id")?,
-            plan: string_column(b, "plan_id")?,
-            payment: string_column(b, "payment_type")?,
+            branch: utf8_column(b, "branch_id")?,
+            plan: utf8_column(b, "plan_id")?,
+            payment: utf8_column(b, "payment_type")?,
             tenure: i64_column(b, "tenure_months")?,
             arpu: f64_column(b, "arpu_3m_avg")?,
             value: f64_column(b, "value")?,
-            value_tier: string_column(b, "value_tier")?,
-            device_tier: string_column(b, "device_tier")?,
+            value_tier: utf8_column(b, "value_tier")?,
+            device_tier: utf8_column(b, "device_tier")?,
             device_age: i64_column(b, "device_age_months")?,
             family_size: i64_column(b, "family_size")?,
-            vip_level: string_column(b, "vip_level")?,
+            vip_level: utf8_column(b, "vip_level")?,
             consent: [
                 bool_column(b, "consent_sms")?,
                 bool_column(b, "consent_call")?,
@@ -351,9 +351,14 @@ impl Rows {
     }
 
     fn premium(&self, i: usize) -> bool {
-        self.vip_level[i].as_deref().is_some_and(|v| v != "none")
-            || matches!(self.value_tier[i].as_deref(), Some("vip") | Some("big"))
+        text(&self.vip_level, i).is_some_and(|v| v != "none")
+            || matches!(text(&self.value_tier, i), Some("vip" | "big"))
     }
+}
+
+/// Row `i` of a text column, `None` when null.
+fn text(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
 }
 
 /// Plan fit of one subscriber: the assessment, the policy's recommendation and the
@@ -379,20 +384,21 @@ fn yuan_to_fen(yuan: f64) -> Fen {
 fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs, cfg: &OffersConfig) -> FirstPass {
     let thresholds = cfg.thresholds();
     let policy = cfg.policy();
+    let device_rules = cfg.device_rules();
     let mut out = FirstPass::default();
     for (i, input) in inputs.iter().enumerate() {
         let Some(id) = rows.id[i] else { continue };
         if rows.left[i].unwrap_or(false) {
             continue;
         }
-        let branch = rows.branch[i].clone().unwrap_or_default();
+        let branch = text(&rows.branch, i).unwrap_or_default();
         let tenure = rows.tenure(i);
         let arpu = rows.arpu[i].unwrap_or(0.0);
-        let current = rows.plan[i].as_deref().and_then(|p| cat.plan_index.get(p)).map(|&k| &cat.plans[k]);
+        let current = text(&rows.plan, i).and_then(|p| cat.plan_index.get(p)).map(|&k| &cat.plans[k]);
         if let (Some(plan), Some(window)) = (current, input.window(id, months)) {
             let usage = window.map(|m| m.usage);
             if rows.plan_changes[i].unwrap_or(0) == 0 {
-                let payment_type = match rows.payment[i].as_deref() {
+                let payment_type = match text(&rows.payment, i) {
                     Some("prepaid") => PaymentType::Prepaid,
                     Some("postpaid") => PaymentType::Postpaid,
                     _ => plan.payment_type,
@@ -411,15 +417,19 @@ fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs
                 out.data_fit.push((i, fit));
             }
         }
-        out.devices.push(DeviceSubscriber {
+        let device = DeviceSubscriber {
             subscriber_id: id,
-            branch_id: branch,
+            branch_id: String::new(),
             tenure_months: tenure,
             arpu: yuan_to_fen(arpu),
-            current_tier: rows.device_tier[i].as_deref().and_then(DeviceTier::parse),
+            current_tier: text(&rows.device_tier, i).and_then(DeviceTier::parse),
             device_age_months: rows.device_age[i].and_then(|a| u32::try_from(a).ok()),
             value: rows.value[i].unwrap_or(0.0),
-        });
+        };
+        // Only those who need a device go on to the pool (and get their branch as text).
+        if device_need(&device_rules, &device).is_some() {
+            out.devices.push(DeviceSubscriber { branch_id: branch.to_owned(), ..device });
+        }
     }
     out
 }
@@ -632,7 +642,7 @@ fn plan_fit_batch(rows: &Rows, fits: &[(usize, PlanFitRow)]) -> Result<RecordBat
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(fits.iter().map(|(i, _)| rows.id[*i].unwrap_or(0)))),
-        Arc::new(StringArray::from_iter(fits.iter().map(|(i, _)| rows.branch[*i].as_deref()))),
+        Arc::new(StringArray::from_iter(fits.iter().map(|(i, _)| text(&rows.branch, *i)))),
         Arc::new(StringArray::from_iter_values(fits.iter().map(|(_, f)| f.assessment.current_plan_id.as_str()))),
         Arc::new(Int64Array::from_iter_values(
             fits.iter().map(|(_, f)| f.assessment.over_use.iter().filter(|&&x| x).count() as i64),
@@ -675,7 +685,7 @@ pub(crate) fn data_fit_schema() -> SchemaRef {
 fn data_fit_batch(rows: &Rows, fits: &[(usize, DataFit)]) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(fits.iter().map(|(i, _)| rows.id[*i].unwrap_or(0)))),
-        Arc::new(StringArray::from_iter(fits.iter().map(|(i, _)| rows.branch[*i].as_deref()))),
+        Arc::new(StringArray::from_iter(fits.iter().map(|(i, _)| text(&rows.branch, *i)))),
         Arc::new(StringArray::from_iter_values(
             fits.iter().map(|(_, f)| f.months_over.iter().map(Month::to_string).collect::<Vec<_>>().join(";")),
         )),
@@ -724,10 +734,14 @@ fn device_fit_batch(
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
-/// One written offer: the row, its candidate and its arbitration.
+/// One written offer: the row, what is offered and why, and its arbitration.
 struct NboRow {
     row: usize,
-    candidate: Candidate,
+    offer_id: String,
+    kind: OfferKind,
+    product: Option<String>,
+    reason_zh: Arc<str>,
+    reason_en: Arc<str>,
     arbitrated: nbo::Arbitrated,
 }
 
@@ -752,18 +766,18 @@ pub(crate) fn nbo_schema() -> SchemaRef {
 fn nbo_batch(rows: &Rows, offers: &[NboRow]) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(offers.iter().map(|o| rows.id[o.row].unwrap_or(0)))),
-        Arc::new(StringArray::from_iter(offers.iter().map(|o| rows.branch[o.row].as_deref()))),
+        Arc::new(StringArray::from_iter(offers.iter().map(|o| text(&rows.branch, o.row)))),
         Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.arbitrated.channel.as_str()))),
         Arc::new(UInt32Array::from_iter_values(offers.iter().map(|o| o.arbitrated.priority))),
-        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.offer_id.as_str()))),
-        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.kind.as_str()))),
-        Arc::new(StringArray::from_iter(offers.iter().map(|o| o.candidate.product.as_deref()))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.offer_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.kind.as_str()))),
+        Arc::new(StringArray::from_iter(offers.iter().map(|o| o.product.as_deref()))),
         Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.acceptance))),
         Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.value))),
         Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.cost))),
         Arc::new(Float64Array::from_iter_values(offers.iter().map(|o| o.arbitrated.expected_value))),
-        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.reason_zh.as_str()))),
-        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| o.candidate.reason_en.as_str()))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| &*o.reason_zh))),
+        Arc::new(StringArray::from_iter_values(offers.iter().map(|o| &*o.reason_en))),
     ];
     Ok(RecordBatch::try_new(nbo_schema(), columns)?)
 }
@@ -888,31 +902,40 @@ fn offers_of_batch(
     policy: &NboPolicy,
     cfg: &OffersConfig,
 ) -> Vec<NboRow> {
-    let plan_fits: HashMap<usize, &PlanFitRow> = first.plan_fit.iter().map(|(i, p)| (*i, p)).collect();
-    let data_fits: HashMap<usize, &DataFit> = first.data_fit.iter().map(|(i, d)| (*i, d)).collect();
+    let n = rows.id.len();
+    let mut plan_fits: Vec<Option<&PlanFitRow>> = vec![None; n];
+    for (i, p) in &first.plan_fit {
+        plan_fits[*i] = Some(p);
+    }
+    let mut data_fits: Vec<Option<&DataFit>> = vec![None; n];
+    for (i, d) in &first.data_fit {
+        data_fits[*i] = Some(d);
+    }
+    let offer_by_id: HashMap<&str, &Offer> = cat.offers.iter().map(|o| (o.offer_id.as_str(), o)).collect();
     let mut out = Vec::new();
-    for i in 0..rows.id.len() {
+    let mut candidates = Vec::new();
+    for i in 0..n {
         let Some(id) = rows.id[i] else { continue };
         if rows.left[i].unwrap_or(false) {
             continue;
         }
-        let plan_offer = plan_fits.get(&i).and_then(|p| {
+        let plan_offer = plan_fits[i].and_then(|p| {
             let r = p.chosen.as_ref().filter(|r| !r.is_current)?;
             let task = p.assessment.service_task?;
             Some(PlanFitOffer {
+                offer_id: format!("PLAN:{}", r.plan_id),
                 plan_name: cat
                     .plan_index
                     .get(&r.plan_id)
-                    .map_or(r.plan_id.clone(), |&k| cat.plans[k].plan_name.clone()),
-                plan_id: r.plan_id.clone(),
+                    .map_or(r.plan_id.as_str(), |&k| cat.plans[k].plan_name.as_str()),
                 over_use: task == ServiceTask::PersistentOverUse,
                 monthly_saving: r.monthly_saving,
             })
         });
-        let pack_offer = data_fits.get(&i).and_then(|d| {
+        let pack_offer = data_fits[i].and_then(|d| {
             let (pack_id, _) = d.best_pack.as_ref()?;
             Some(DataPackOffer {
-                offer: cat.offers.iter().find(|o| &o.offer_id == pack_id)?,
+                offer: offer_by_id.get(pack_id.as_str())?,
                 months_over: d.months_over.len(),
                 top_app: d.top_app,
                 monthly_saving: d.monthly_saving(),
@@ -921,7 +944,7 @@ fn offers_of_batch(
         let device_offer = reserved.get(&id).and_then(|a| {
             let (model, tier, price) = a.reserved.as_ref()?;
             Some(DeviceOffer {
-                device_model: model.clone(),
+                device_model: model.as_str(),
                 tier_zh: tier.name_zh(),
                 retention_price: *price,
                 tenure_months: rows.tenure(i),
@@ -934,7 +957,7 @@ fn offers_of_batch(
             in_group: inputs[i].in_group,
             premium: rows.premium(i),
         };
-        let candidates = nbo::candidates(
+        nbo::candidates(
             policy,
             &profile,
             &cat.offers,
@@ -943,6 +966,7 @@ fn offers_of_batch(
             plan_offer.as_ref(),
             pack_offer.as_ref(),
             device_offer.as_ref(),
+            &mut candidates,
         );
         let c = &rows.consent;
         let standing = Standing {
@@ -960,11 +984,28 @@ fn offers_of_batch(
         if cfg.max_channels > 0 {
             chosen.truncate(cfg.max_channels);
         }
-        out.extend(chosen.into_iter().map(|a| NboRow {
-            row: i,
-            candidate: candidates[a.candidate].clone(),
-            arbitrated: a,
-        }));
+        // The same offer often wins several channels: its reasons are written once.
+        let mut reasons: Vec<(usize, Arc<str>, Arc<str>)> = Vec::new();
+        for a in chosen {
+            let c = &candidates[a.candidate];
+            let (zh, en) = match reasons.iter().find(|r| r.0 == a.candidate) {
+                Some(r) => (r.1.clone(), r.2.clone()),
+                None => {
+                    let r: (usize, Arc<str>, Arc<str>) = (a.candidate, c.reason.zh().into(), c.reason.en().into());
+                    reasons.push(r.clone());
+                    (r.1, r.2)
+                }
+            };
+            out.push(NboRow {
+                row: i,
+                offer_id: c.offer_id.to_string(),
+                kind: c.kind,
+                product: c.product.map(str::to_owned),
+                reason_zh: zh,
+                reason_en: en,
+                arbitrated: a,
+            });
+        }
     }
     out
 }

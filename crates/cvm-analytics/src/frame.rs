@@ -45,3 +45,9 @@ pub fn bool_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<bool>>>
     let c = cast(column(batch, name)?, &DataType::Boolean)?;
     Ok(c.as_boolean().iter().collect())
 }
+
+/// Column `name` as a text array (borrowing rows from it avoids a String per row).
+pub fn utf8_column(batch: &RecordBatch, name: &str) -> Result<datafusion::arrow::array::StringArray> {
+    let c = cast(column(batch, name)?, &DataType::Utf8)?;
+    Ok(c.as_string::<i32>().clone())
+}

@@ -21,6 +21,8 @@
 //! Arbitration keeps, for each channel the subscriber can be reached on, the candidate with
 //! the highest positive EV that may be made on it; priority ranks the channels' offers by EV.
 
+use std::borrow::Cow;
+
 use cvm_domain::{Date, Fen};
 
 use crate::data_fit::AppCategory;
@@ -296,17 +298,18 @@ impl Default for NboPolicy {
     }
 }
 
-/// One offer that could be made to a subscriber, before arbitration.
+/// One offer that could be made to a subscriber, before arbitration. It borrows from the
+/// catalog and the fits, and renders its reason only when asked: most candidates lose.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
+pub struct Candidate<'a> {
     /// Offer code (`PLAN:<plan_id>` for a plan-fit recommendation).
-    pub offer_id: String,
+    pub offer_id: Cow<'a, str>,
     /// What it offers.
     pub kind: OfferKind,
     /// Product it adds or changes.
-    pub product: Option<String>,
+    pub product: Option<&'a str>,
     /// Channels it may be made through.
-    pub channels: Vec<Channel>,
+    pub channels: &'a [Channel],
     /// Acceptance likelihood before the channel's response factor.
     pub acceptance: f64,
     /// Change of the subscriber's monthly revenue if accepted, yuan.
@@ -315,10 +318,160 @@ pub struct Candidate {
     pub monthly_cost: f64,
     /// Whether it also keeps a subscriber at risk.
     pub retains: bool,
-    /// Why, in Chinese.
-    pub reason_zh: String,
-    /// Why, in English.
-    pub reason_en: String,
+    /// Why it is offered.
+    pub reason: Reason<'a>,
+}
+
+/// Why a candidate is offered, with what the sentence needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason<'a> {
+    /// A persistent plan mismatch.
+    PlanFit {
+        /// The recommended plan's name.
+        plan_name: &'a str,
+        /// Over-use (true) or under-use.
+        over_use: bool,
+        /// Average monthly saving (negative: pays more).
+        saving: Fen,
+    },
+    /// Over the data allowance.
+    DataPack {
+        /// The pack's name.
+        offer_name: &'a str,
+        /// Months over in the window.
+        months_over: usize,
+        /// Top app category and its share in percent.
+        top_app: Option<(AppCategory, u64)>,
+        /// Average monthly saving.
+        saving: Fen,
+    },
+    /// A retention handset reserved.
+    Device {
+        /// The handset offer's name.
+        offer_name: &'a str,
+        /// Handset model.
+        model: &'a str,
+        /// Its tier in Chinese.
+        tier_zh: &'static str,
+        /// Retention price.
+        price: Fen,
+        /// Tenure in months.
+        tenure_months: u32,
+    },
+    /// A higher version of a held product.
+    Upgrade {
+        /// The offer's name.
+        offer_name: &'a str,
+        /// Index in [`PRODUCTS`] of what is held.
+        held: usize,
+        /// Its monthly price.
+        price: Fen,
+    },
+    /// Customers with the same holdings hold the product (an association rule).
+    CrossSell {
+        /// The offer's name.
+        offer_name: &'a str,
+        /// The rule.
+        rule: CrossSellRule,
+    },
+    /// No rule applies: the product's share of customers.
+    BaseRate {
+        /// The offer's name.
+        offer_name: &'a str,
+        /// Index in [`PRODUCTS`].
+        product: usize,
+        /// Share of customers holding it.
+        rate: f64,
+    },
+    /// A club benefit.
+    Club(&'a str),
+    /// A partner benefit.
+    Partner(&'a str),
+}
+
+fn names(h: Holdings, table: &[&str; 9]) -> String {
+    (0..PRODUCTS.len()).filter(|&i| h.has(i)).map(|i| table[i]).collect::<Vec<_>>().join("+")
+}
+
+impl Reason<'_> {
+    /// The reason in Chinese, for agents and customers.
+    pub fn zh(&self) -> String {
+        match *self {
+            Reason::PlanFit { plan_name, over_use, saving } => {
+                let used = if over_use { "超出" } else { "远低于" };
+                let money = if saving.0 >= 0 {
+                    format!("每月可省{saving}元")
+                } else {
+                    format!("每月多付{}元、用量更足", Fen(-saving.0))
+                };
+                format!("近3个月用量均{used}套餐，改用「{plan_name}」{money}")
+            }
+            Reason::DataPack { offer_name, months_over, top_app, saving } => {
+                let app = top_app.map_or(String::new(), |(c, share)| format!("，主要用于{}（{share}%）", c.name_zh()));
+                format!("近3个月有{months_over}个月流量超出套餐{app}，办理「{offer_name}」每月可省{saving}元")
+            }
+            Reason::Device { offer_name, model, tier_zh, price, tenure_months } => {
+                format!(
+                    "在网{tenure_months}个月的老客户，已为您预留{tier_zh}「{model}」，保有价{price}元（{offer_name}）"
+                )
+            }
+            Reason::Upgrade { offer_name, held, price } => {
+                format!("您已有{}，「{offer_name}」每月{price}元", PRODUCTS_ZH[held])
+            }
+            Reason::CrossSell { offer_name, rule } => format!(
+                "持有{}的客户中{:.0}%也办理了{}（提升度{:.1}），推荐「{offer_name}」",
+                names(rule.antecedent, &PRODUCTS_ZH),
+                rule.confidence * 100.0,
+                PRODUCTS_ZH[rule.consequent],
+                rule.lift
+            ),
+            Reason::BaseRate { offer_name, product, rate } => {
+                format!("{:.0}%的客户办理了{}，推荐「{offer_name}」", rate * 100.0, PRODUCTS_ZH[product])
+            }
+            Reason::Club(name) => format!("尊享客户关怀：「{name}」"),
+            Reason::Partner(name) => format!("合作权益：「{name}」"),
+        }
+    }
+
+    /// The reason in English.
+    pub fn en(&self) -> String {
+        match *self {
+            Reason::PlanFit { plan_name, over_use, saving } => {
+                let used = if over_use { "above" } else { "well below" };
+                let money = if saving.0 >= 0 {
+                    format!("saves {saving} yuan a month")
+                } else {
+                    format!("costs {} yuan a month more and covers the use", Fen(-saving.0))
+                };
+                format!("use was {used} the plan in each of the last 3 months; {plan_name} {money}")
+            }
+            Reason::DataPack { offer_name, months_over, top_app, saving } => {
+                let app =
+                    top_app.map_or(String::new(), |(c, share)| format!(", mostly {} apps ({share}%)", c.as_str()));
+                format!(
+                    "data went over the allowance in {months_over} of the last 3 months{app}; {offer_name} saves {saving} yuan a month"
+                )
+            }
+            Reason::Device { offer_name, model, price, tenure_months, .. } => format!(
+                "{tenure_months} months with us: handset {model} reserved at the retention price of {price} yuan ({offer_name})"
+            ),
+            Reason::Upgrade { offer_name, held, price } => {
+                format!("holds {}: {offer_name} for {price} yuan a month", PRODUCTS[held])
+            }
+            Reason::CrossSell { offer_name, rule } => format!(
+                "{:.0}% of customers holding {} also hold {} (lift {:.1}): {offer_name}",
+                rule.confidence * 100.0,
+                names(rule.antecedent, &PRODUCTS),
+                PRODUCTS[rule.consequent],
+                rule.lift
+            ),
+            Reason::BaseRate { offer_name, product, rate } => {
+                format!("{:.0}% of customers hold {}: {offer_name}", rate * 100.0, PRODUCTS[product])
+            }
+            Reason::Club(name) => format!("care for a valued customer: {name}"),
+            Reason::Partner(name) => format!("partner benefit: {name}"),
+        }
+    }
 }
 
 /// The offer chosen for one channel.
@@ -412,11 +565,11 @@ pub struct Profile {
 
 /// A plan-fit recommendation worth offering: a persistent mismatch and another plan.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlanFitOffer {
-    /// The recommended plan.
-    pub plan_id: String,
-    /// Its name.
-    pub plan_name: String,
+pub struct PlanFitOffer<'a> {
+    /// Offer code: `PLAN:<plan_id>`.
+    pub offer_id: String,
+    /// The recommended plan's name.
+    pub plan_name: &'a str,
     /// Over-use (true) or under-use (false) in all three months.
     pub over_use: bool,
     /// Average monthly saving for the customer (negative: they pay more).
@@ -438,9 +591,9 @@ pub struct DataPackOffer<'a> {
 
 /// A reserved retention handset, from device fit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeviceOffer {
+pub struct DeviceOffer<'a> {
     /// Handset model.
-    pub device_model: String,
+    pub device_model: &'a str,
     /// Its tier, in Chinese.
     pub tier_zh: &'static str,
     /// Retention price.
@@ -449,74 +602,51 @@ pub struct DeviceOffer {
     pub tenure_months: u32,
 }
 
-fn yuan(f: Fen) -> String {
-    f.to_string()
-}
-
 /// Every candidate offer of one subscriber: plan fit, data fit and device fit (when given),
 /// up-sells of held products, cross-sells backed by `rules` (or the product's base rate),
 /// club and partner benefits. `catalog` holds the offers valid in the as-of month.
 #[allow(clippy::too_many_arguments)]
-pub fn candidates(
-    policy: &NboPolicy,
+pub fn candidates<'a>(
+    policy: &'a NboPolicy,
     profile: &Profile,
-    catalog: &[Offer],
+    catalog: &'a [Offer],
     rules: &[CrossSellRule],
     base_rates: &[f64; PRODUCTS.len()],
-    plan_fit: Option<&PlanFitOffer>,
-    data_pack: Option<&DataPackOffer<'_>>,
-    device: Option<&DeviceOffer>,
-) -> Vec<Candidate> {
-    let mut out = Vec::new();
+    plan_fit: Option<&PlanFitOffer<'a>>,
+    data_pack: Option<&DataPackOffer<'a>>,
+    device: Option<&DeviceOffer<'a>>,
+    out: &mut Vec<Candidate<'a>>,
+) {
+    out.clear();
     if let Some(p) = plan_fit {
-        let saving = p.monthly_saving;
-        let (zh_use, en_use) = if p.over_use { ("超出", "above") } else { ("远低于", "well below") };
-        let (zh_money, en_money) = if saving.0 >= 0 {
-            (format!("每月可省{}元", yuan(saving)), format!("saves {} yuan a month", yuan(saving)))
-        } else {
-            (
-                format!("每月多付{}元、用量更足", yuan(Fen(-saving.0))),
-                format!("costs {} yuan a month more and covers the use", yuan(Fen(-saving.0))),
-            )
-        };
         out.push(Candidate {
-            offer_id: format!("PLAN:{}", p.plan_id),
+            offer_id: Cow::Owned(p.offer_id.clone()),
             kind: OfferKind::PlanChange,
-            product: Some("mobile".into()),
-            channels: policy.plan_fit_channels.clone(),
+            product: Some("mobile"),
+            channels: &policy.plan_fit_channels,
             acceptance: policy.plan_fit,
-            monthly_revenue_change: -saving.as_yuan_f64(),
+            monthly_revenue_change: -p.monthly_saving.as_yuan_f64(),
             monthly_cost: 0.0,
             retains: true,
-            reason_zh: format!("近3个月用量均{zh_use}套餐，改用「{}」{zh_money}", p.plan_name),
-            reason_en: format!("use was {en_use} the plan in each of the last 3 months; {} {en_money}", p.plan_name),
+            reason: Reason::PlanFit { plan_name: p.plan_name, over_use: p.over_use, saving: p.monthly_saving },
         });
     }
     if let Some(d) = data_pack {
-        let (app_zh, app_en) = d.top_app.map_or((String::new(), String::new()), |(c, share)| {
-            (format!("，主要用于{}（{share}%）", c.name_zh()), format!(", mostly {} apps ({share}%)", c.as_str()))
-        });
         out.push(Candidate {
-            offer_id: d.offer.offer_id.clone(),
+            offer_id: Cow::Borrowed(d.offer.offer_id.as_str()),
             kind: d.offer.kind,
-            product: d.offer.product.clone(),
-            channels: d.offer.channels.clone(),
+            product: d.offer.product.as_deref(),
+            channels: &d.offer.channels,
             acceptance: policy.data_pack * d.months_over as f64 / 3.0,
             monthly_revenue_change: -d.monthly_saving.as_yuan_f64(),
             monthly_cost: d.offer.monthly_cost.as_yuan_f64(),
             retains: true,
-            reason_zh: format!(
-                "近3个月有{}个月流量超出套餐{app_zh}，办理「{}」每月可省{}元",
-                d.months_over,
-                d.offer.offer_name,
-                yuan(d.monthly_saving)
-            ),
-            reason_en: format!(
-                "data went over the allowance in {} of the last 3 months{app_en}; {} saves {} yuan a month",
-                d.months_over,
-                d.offer.offer_name,
-                yuan(d.monthly_saving)
-            ),
+            reason: Reason::DataPack {
+                offer_name: &d.offer.offer_name,
+                months_over: d.months_over,
+                top_app: d.top_app,
+                saving: d.monthly_saving,
+            },
         });
     }
     if let Some(d) = device {
@@ -528,47 +658,39 @@ pub fn candidates(
             .max_by_key(|o| o.monthly_price);
         if let Some(o) = fitting.or_else(|| device_offers.min_by_key(|o| o.monthly_price)) {
             out.push(Candidate {
-                offer_id: o.offer_id.clone(),
+                offer_id: Cow::Borrowed(o.offer_id.as_str()),
                 kind: OfferKind::Device,
-                product: o.product.clone(),
-                channels: o.channels.clone(),
+                product: o.product.as_deref(),
+                channels: &o.channels,
                 acceptance: policy.device,
                 monthly_revenue_change: (o.monthly_price.as_yuan_f64() - profile.arpu).max(0.0),
                 monthly_cost: o.monthly_cost.as_yuan_f64(),
                 retains: true,
-                reason_zh: format!(
-                    "在网{}个月的老客户，已为您预留{}「{}」，保有价{}元（{}）",
-                    d.tenure_months,
-                    d.tier_zh,
-                    d.device_model,
-                    yuan(d.retention_price),
-                    o.offer_name
-                ),
-                reason_en: format!(
-                    "{} months with us: handset {} reserved at the retention price of {} yuan ({})",
-                    d.tenure_months,
-                    d.device_model,
-                    yuan(d.retention_price),
-                    o.offer_name
-                ),
+                reason: Reason::Device {
+                    offer_name: &o.offer_name,
+                    model: d.device_model,
+                    tier_zh: d.tier_zh,
+                    price: d.retention_price,
+                    tenure_months: d.tenure_months,
+                },
             });
         }
     }
     let h = profile.holdings;
     for o in catalog {
         let product = o.product.as_deref().and_then(product_index);
-        let base = || Candidate {
-            offer_id: o.offer_id.clone(),
+        let base = |acceptance: f64, retains: bool, reason: Reason<'a>| Candidate {
+            offer_id: Cow::Borrowed(o.offer_id.as_str()),
             kind: o.kind,
-            product: o.product.clone(),
-            channels: o.channels.clone(),
-            acceptance: 0.0,
+            product: o.product.as_deref(),
+            channels: &o.channels,
+            acceptance,
             monthly_revenue_change: o.monthly_price.as_yuan_f64(),
             monthly_cost: o.monthly_cost.as_yuan_f64(),
-            retains: false,
-            reason_zh: String::new(),
-            reason_en: String::new(),
+            retains,
+            reason,
         };
+        let name = o.offer_name.as_str();
         match (o.kind, product) {
             (OfferKind::Upgrade, Some(p)) if upgrade_eligible(p, profile) => {
                 let held = match PRODUCTS[p] {
@@ -576,93 +698,33 @@ pub fn candidates(
                     "family_plan" => 0,
                     _ => p,
                 };
-                out.push(Candidate {
-                    acceptance: policy.upgrade,
-                    reason_zh: format!(
-                        "您已有{}，「{}」每月{}元",
-                        PRODUCTS_ZH[held],
-                        o.offer_name,
-                        yuan(o.monthly_price)
-                    ),
-                    reason_en: format!(
-                        "holds {}: {} for {} yuan a month",
-                        PRODUCTS[held],
-                        o.offer_name,
-                        yuan(o.monthly_price)
-                    ),
-                    ..base()
-                });
+                out.push(base(
+                    policy.upgrade,
+                    false,
+                    Reason::Upgrade { offer_name: name, held, price: o.monthly_price },
+                ));
             }
             (OfferKind::Bundle, Some(p)) if !h.has(p) && (PRODUCTS[p] != "group_vpn" || profile.in_group) => {
                 let rule = rules
                     .iter()
                     .filter(|r| r.consequent == p && r.lift > MIN_LIFT && r.antecedent.0 & h.0 == r.antecedent.0)
                     .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
-                let (acceptance, zh, en) = match rule {
-                    Some(r) => {
-                        let names: Vec<usize> = (0..PRODUCTS.len()).filter(|&i| r.antecedent.has(i)).collect();
-                        let zh_names: Vec<&str> = names.iter().map(|&i| PRODUCTS_ZH[i]).collect();
-                        let en_names: Vec<&str> = names.iter().map(|&i| PRODUCTS[i]).collect();
-                        (
-                            policy.cross_sell * r.confidence,
-                            format!(
-                                "持有{}的客户中{:.0}%也办理了{}（提升度{:.1}），推荐「{}」",
-                                zh_names.join("+"),
-                                r.confidence * 100.0,
-                                PRODUCTS_ZH[p],
-                                r.lift,
-                                o.offer_name
-                            ),
-                            format!(
-                                "{:.0}% of customers holding {} also hold {} (lift {:.1}): {}",
-                                r.confidence * 100.0,
-                                en_names.join("+"),
-                                PRODUCTS[p],
-                                r.lift,
-                                o.offer_name
-                            ),
-                        )
-                    }
+                let (acceptance, reason) = match rule {
+                    Some(r) => (policy.cross_sell * r.confidence, Reason::CrossSell { offer_name: name, rule: *r }),
                     None => (
                         policy.cross_sell * base_rates[p],
-                        format!(
-                            "{:.0}%的客户办理了{}，推荐「{}」",
-                            base_rates[p] * 100.0,
-                            PRODUCTS_ZH[p],
-                            o.offer_name
-                        ),
-                        format!("{:.0}% of customers hold {}: {}", base_rates[p] * 100.0, PRODUCTS[p], o.offer_name),
+                        Reason::BaseRate { offer_name: name, product: p, rate: base_rates[p] },
                     ),
                 };
                 // A convergent bundle takes the mobile line in: only what it adds to the bill counts.
                 let monthly_revenue_change = (o.monthly_price.as_yuan_f64() - profile.arpu).max(0.0);
-                out.push(Candidate {
-                    acceptance,
-                    monthly_revenue_change,
-                    retains: true,
-                    reason_zh: zh,
-                    reason_en: en,
-                    ..base()
-                });
+                out.push(Candidate { monthly_revenue_change, ..base(acceptance, true, reason) });
             }
-            (OfferKind::Club, _) if profile.premium => out.push(Candidate {
-                acceptance: policy.club,
-                retains: true,
-                reason_zh: format!("尊享客户关怀：「{}」", o.offer_name),
-                reason_en: format!("care for a valued customer: {}", o.offer_name),
-                ..base()
-            }),
-            (OfferKind::Partner, _) => out.push(Candidate {
-                acceptance: policy.partner,
-                retains: true,
-                reason_zh: format!("合作权益：「{}」", o.offer_name),
-                reason_en: format!("partner benefit: {}", o.offer_name),
-                ..base()
-            }),
+            (OfferKind::Club, _) if profile.premium => out.push(base(policy.club, true, Reason::Club(name))),
+            (OfferKind::Partner, _) => out.push(base(policy.partner, true, Reason::Partner(name))),
             _ => {}
         }
     }
-    out
 }
 
 /// A cross-sell rule must raise the product's likelihood by at least this factor to back an offer.
@@ -687,18 +749,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn cand(id: &str, channels: &[Channel], acceptance: f64, revenue: f64, cost: f64) -> Candidate {
+    fn cand<'a>(id: &str, channels: &'a [Channel], acceptance: f64, revenue: f64, cost: f64) -> Candidate<'a> {
         Candidate {
-            offer_id: id.into(),
+            offer_id: Cow::Owned(id.into()),
             kind: OfferKind::Upgrade,
             product: None,
-            channels: channels.to_vec(),
+            channels,
             acceptance,
             monthly_revenue_change: revenue,
             monthly_cost: cost,
             retains: false,
-            reason_zh: String::new(),
-            reason_en: String::new(),
+            reason: Reason::Partner(""),
         }
     }
 
@@ -724,7 +785,8 @@ mod tests {
     #[test]
     fn do_not_disturb_leaves_only_inbound_channels() {
         let policy = NboPolicy::default();
-        let c = cand("A", &Channel::ALL, 0.5, 50.0, 0.0);
+        let all = Channel::ALL;
+        let c = cand("A", &all, 0.5, 50.0, 0.0);
         let s = Standing { consent: Consent { do_not_disturb: true, ..ALL_CONSENT }, churn_risk: 0.0, value: 0.0 };
         let got: Vec<Channel> = arbitrate(&policy, &[c], &s).iter().map(|a| a.channel).collect();
         assert_eq!(got, vec![Channel::WebHall, Channel::Ivr, Channel::SelfServiceTerminal, Channel::BusinessHall]);
@@ -751,18 +813,16 @@ mod tests {
         let broadband = Holdings(0b11);
         let rule = CrossSellRule { antecedent: broadband, consequent: 3, confidence: 0.4, lift: 2.0 };
         let profile = Profile { arpu: 80.0, holdings: broadband, family_size: None, in_group: false, premium: false };
-        let got = candidates(&policy, &profile, &catalog, &[rule], &[0.1; 9], None, None, None);
-        let ids: Vec<&str> = got.iter().map(|c| c.offer_id.as_str()).collect();
+        let mut got = Vec::new();
+        candidates(&policy, &profile, &catalog, &[rule], &[0.1; 9], None, None, None, &mut got);
+        let ids: Vec<&str> = got.iter().map(|c| c.offer_id.as_ref()).collect();
         assert_eq!(ids, ["FIB", "TV"]);
         assert!((got[1].acceptance - 0.12).abs() < 1e-12, "0.3 x confidence 0.4");
-        assert!(
-            got[1].reason_en.contains("40% of customers holding mobile+broadband also hold iptv"),
-            "{}",
-            got[1].reason_en
-        );
+        assert_eq!(got[1].reason.en(), "40% of customers holding mobile+broadband also hold iptv (lift 2.0): TV");
+        assert_eq!(got[1].reason.zh(), "持有手机+宽带的客户中40%也办理了IPTV（提升度2.0），推荐「TV」");
         // Without broadband: no fibre upgrade, and the bundle falls back to iptv's base rate.
         let mobile_only = Profile { holdings: Holdings(0b1), ..profile };
-        let got = candidates(&policy, &mobile_only, &catalog, &[rule], &[0.1; 9], None, None, None);
+        candidates(&policy, &mobile_only, &catalog, &[rule], &[0.1; 9], None, None, None, &mut got);
         assert_eq!(got.len(), 1);
         assert!((got[0].acceptance - 0.03).abs() < 1e-12);
     }
@@ -780,9 +840,9 @@ mod tests {
         ) {
             let policy = NboPolicy::default();
             let cands: Vec<Candidate> = cands
-                .into_iter()
+                .iter()
                 .enumerate()
-                .map(|(i, (ch, a, r, c, retains))| Candidate { retains, ..cand(&format!("O{i}"), &ch, a, r, c) })
+                .map(|(i, (ch, a, r, c, retains))| Candidate { retains: *retains, ..cand(&format!("O{i}"), ch, *a, *r, *c) })
                 .collect();
             let s = Standing {
                 consent: Consent { sms: consent.0, call: consent.1, app_push: consent.2, do_not_disturb: consent.3 },

@@ -113,6 +113,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     step("10. Churn warnings by kind and by rule (cvm warnings)");
     cvm(&["warnings", "--warehouse", &w, "--as-of", &last_month])?;
     cvm(&["warnings", "--warehouse", &w, "--as-of", &last_month, "--by", "rule"])?;
+    step("11. Offers: plan, data and device fit, next best offer (cvm offers summary)");
+    cvm(&["offers", "summary", "--warehouse", &w, "--as-of", &last_month])?;
+    step("12. Plan-fit service tasks and next best offers of the first subscribers (cvm offers)");
+    cvm(&["offers", "plan-fit", "--warehouse", &w, "--as-of", &last_month, "--only", "any", "--limit", "5"])?;
+    cvm(&["offers", "nbo", "--warehouse", &w, "--as-of", &last_month, "--limit", "6"])?;
 
     println!("\ndemo finished in {:.1} s; warehouse: {}", started.elapsed().as_secs_f64(), warehouse.display());
     Ok(())

@@ -40,6 +40,16 @@ impl Clock {
     }
 }
 
+/// The default configuration, with the tree learner's early-stopping patience from
+/// `CHURN_PATIENCE` when set (to measure the default's choice, not to tune per data set).
+fn config() -> TrainConfig {
+    let mut c = TrainConfig::default();
+    if let Some(p) = std::env::var("CHURN_PATIENCE").ok().and_then(|v| v.parse().ok()) {
+        c.gbdt.early_stopping_rounds = p;
+    }
+    c
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--cv") {
@@ -54,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ds = read_csv(&[dir.join("train.csv")], &opts)?;
     println!("read        {}  ({} rows x {} features)", t.show(), ds.rows(), ds.features.len());
 
-    let config = TrainConfig::default();
+    let config = config();
     if phases {
         let labels = ds.labels_required()?;
         let idx: Vec<usize> = (0..ds.rows()).filter(|i| i % 5 != 0).collect();
@@ -113,7 +123,7 @@ fn cv(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     for (name, files) in sets {
         let ds = read_csv(&files, &opts)?;
         let t = Clock::start();
-        let r = cvm_churn::model::cross_validate(&ds, 5, 42, &TrainConfig::default())?;
+        let r = cvm_churn::model::cross_validate(&ds, 5, 42, &config())?;
         let (blend, sd) = r.mean_sd(|f| f.blend.roc_auc);
         let (trees, _) = r.mean_sd(|f| f.trees.roc_auc);
         println!("{name:24} blend {blend:.4} (sd {sd:.4})  trees {trees:.4}  {}", t.show());

@@ -88,7 +88,10 @@ impl Default for GbdtParams {
             subsample: 1.0,
             colsample: 1.0,
             max_bins: 255,
-            early_stopping_rounds: 50,
+            // 20: on IBM Telco and BigML (5-fold CV) and the 1M-row generated table, 20 and 50
+            // stop at the same best tree; 10 already cuts BigML short. Past the best tree every
+            // round is wasted work, a third of a big table's training at 50.
+            early_stopping_rounds: 20,
             bin_sample_rows: 200_000,
             cat_smooth: 10.0,
             cat_l2: 10.0,
@@ -996,8 +999,7 @@ mod tests {
             let mut rows: Vec<u32> = (0..n as u32).map(|i| i * (300_000 / n as u32).max(1)).collect();
             rows.retain(|&i| (i as usize) < col.len());
             let left: Vec<u32> = rows.iter().copied().filter(|&i| Tree::goes_left(&rule, col[i as usize])).collect();
-            let right: Vec<u32> =
-                rows.iter().copied().filter(|&i| !Tree::goes_left(&rule, col[i as usize])).collect();
+            let right: Vec<u32> = rows.iter().copied().filter(|&i| !Tree::goes_left(&rule, col[i as usize])).collect();
             let w = partition(&mut rows, &col, &rule, &mut Vec::new());
             assert_eq!(w, left.len());
             assert_eq!(&rows[..w], &left[..]);

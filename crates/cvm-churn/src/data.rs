@@ -323,21 +323,68 @@ fn is_positive(value: &str, positive: &str) -> bool {
 /// A categorical column being read: level dictionary, levels in code order, codes.
 type CategoricalBuilder = (HashMap<String, u32>, Vec<String>, Vec<u32>);
 
+/// A feature column while the table is read in one pass.
+enum Reading {
+    /// Every value so far is a number or blank.
+    Numeric(Vec<f64>),
+    /// Text from the first row on: level dictionary, levels in code order, codes.
+    Categorical(CategoricalBuilder),
+    /// Turned out to be text after numeric-looking rows, whose exact text was not kept: read
+    /// again as categorical in a second pass (rare: e.g. blanks first, text later).
+    Reread,
+}
+
+/// Adds one categorical cell to a column being built; blank cells are the level "(blank)".
+fn push_level((dict, levels, codes): &mut CategoricalBuilder, v: &str) {
+    let key = if v.is_empty() { "(blank)" } else { v };
+    let code = match dict.get(key) {
+        Some(&c) => c,
+        None => {
+            let c = levels.len() as u32;
+            dict.insert(key.to_string(), c);
+            levels.push(key.to_string());
+            c
+        }
+    };
+    codes.push(code);
+}
+
 /// Reads CSV files (one table, same header) inferring the feature types.
+///
+/// One pass does both: a column stays numeric while every value parses (blanks are missing)
+/// and becomes categorical at its first text value; only a column whose text starts after
+/// the first row is read a second time.
 pub fn read_csv(files: &[PathBuf], opts: &ReadOptions) -> Result<Dataset> {
     let header = headers(files)?;
     let label_idx = opts.label.as_deref().map(|l| column_index(&header, l, &files[0])).transpose()?;
     let id_idx = opts.id.as_deref().map(|l| column_index(&header, l, &files[0])).transpose()?;
+    let feature_idx: Vec<usize> = (0..header.len()).filter(|&j| Some(j) != label_idx && Some(j) != id_idx).collect();
 
-    // Pass 1: which columns are entirely numeric, and the label's values.
-    let mut numeric = vec![true; header.len()];
+    let mut cols: Vec<Reading> = feature_idx.iter().map(|_| Reading::Numeric(Vec::new())).collect();
+    // Labels as indexes into the distinct values (at most 50), mapped once the values are known.
     let mut label_values: Vec<String> = Vec::new();
+    let mut label_codes: Vec<u8> = Vec::new();
+    let mut ids = id_idx.map(|_| Vec::new());
     let mut rows = 0usize;
     for_each_row(files, |file, line, rec| {
-        rows += 1;
-        for (j, v) in rec.iter().enumerate() {
-            if numeric[j] && !is_blank(v) && parse_number(v).is_none() {
-                numeric[j] = false;
+        for (col, &j) in cols.iter_mut().zip(&feature_idx) {
+            let v = rec[j];
+            match col {
+                Reading::Numeric(values) => {
+                    if is_blank(v) {
+                        values.push(f64::NAN);
+                    } else if let Some(x) = parse_number(v) {
+                        values.push(x);
+                    } else if rows == 0 {
+                        let mut b: CategoricalBuilder = (HashMap::new(), Vec::new(), Vec::new());
+                        push_level(&mut b, v);
+                        *col = Reading::Categorical(b);
+                    } else {
+                        *col = Reading::Reread;
+                    }
+                }
+                Reading::Categorical(b) => push_level(b, v),
+                Reading::Reread => {}
             }
         }
         if let Some(li) = label_idx {
@@ -350,8 +397,9 @@ pub fn read_csv(files: &[PathBuf], opts: &ReadOptions) -> Result<Dataset> {
                     message: "blank label".into(),
                 });
             }
-            if !label_values.iter().any(|x| x == v) {
-                if label_values.len() >= 50 {
+            let code = match label_values.iter().position(|x| x == v) {
+                Some(c) => c,
+                None if label_values.len() >= 50 => {
                     return Err(Error::Input {
                         file: file.display().to_string(),
                         line,
@@ -359,65 +407,59 @@ pub fn read_csv(files: &[PathBuf], opts: &ReadOptions) -> Result<Dataset> {
                         message: "label has more than 50 distinct values; a churn label has two".into(),
                     });
                 }
-                label_values.push(v.to_string());
-            }
+                None => {
+                    label_values.push(v.to_string());
+                    label_values.len() - 1
+                }
+            };
+            label_codes.push(code as u8);
         }
+        if let (Some(ids), Some(ii)) = (ids.as_mut(), id_idx) {
+            ids.push(rec[ii].to_string());
+        }
+        rows += 1;
         Ok(())
     })?;
     if rows == 0 {
         return Err(Error::Data(format!("{}: no data rows", files[0].display())));
     }
+    if cols.iter().any(|c| matches!(c, Reading::Reread)) {
+        let mut again: Vec<Option<CategoricalBuilder>> = cols
+            .iter()
+            .map(|c| matches!(c, Reading::Reread).then(|| (HashMap::new(), Vec::new(), Vec::with_capacity(rows))))
+            .collect();
+        for_each_row(files, |_, _, rec| {
+            for (b, &j) in again.iter_mut().zip(&feature_idx) {
+                if let Some(b) = b {
+                    push_level(b, rec[j]);
+                }
+            }
+            Ok(())
+        })?;
+        for (col, b) in cols.iter_mut().zip(again) {
+            if let Some(b) = b {
+                *col = Reading::Categorical(b);
+            }
+        }
+    }
     let positive = match (label_idx, &opts.label) {
         (Some(_), Some(l)) => Some(label_rule(&label_values, opts.positive.as_deref(), l)?.0),
         _ => None,
     };
-
-    // Pass 2: values.
-    let feature_idx: Vec<usize> = (0..header.len()).filter(|&j| Some(j) != label_idx && Some(j) != id_idx).collect();
-    let mut num_cols: Vec<Vec<f64>> = feature_idx.iter().map(|_| Vec::new()).collect();
-    let mut cat_cols: Vec<CategoricalBuilder> =
-        feature_idx.iter().map(|_| (HashMap::new(), Vec::new(), Vec::new())).collect();
-    let mut labels = label_idx.map(|_| Vec::with_capacity(rows));
-    let mut ids = id_idx.map(|_| Vec::with_capacity(rows));
-    for_each_row(files, |_, _, rec| {
-        for (k, &j) in feature_idx.iter().enumerate() {
-            let v = rec[j];
-            if numeric[j] {
-                num_cols[k].push(if is_blank(v) { f64::NAN } else { parse_number(v).unwrap_or(f64::NAN) });
-            } else {
-                let (dict, levels, codes) = &mut cat_cols[k];
-                let key = if v.is_empty() { "(blank)" } else { v };
-                let code = match dict.get(key) {
-                    Some(&c) => c,
-                    None => {
-                        let c = levels.len() as u32;
-                        dict.insert(key.to_string(), c);
-                        levels.push(key.to_string());
-                        c
-                    }
-                };
-                codes.push(code);
-            }
-        }
-        if let (Some(l), Some(li), Some(p)) = (labels.as_mut(), label_idx, positive.as_deref()) {
-            l.push(is_positive(rec[li], p));
-        }
-        if let (Some(ids), Some(ii)) = (ids.as_mut(), id_idx) {
-            ids.push(rec[ii].to_string());
-        }
-        Ok(())
-    })?;
+    let labels = positive.as_deref().map(|p| {
+        let is_churn: Vec<bool> = label_values.iter().map(|v| is_positive(v, p)).collect();
+        label_codes.iter().map(|&c| is_churn[c as usize]).collect::<Vec<bool>>()
+    });
 
     let mut features = Vec::new();
     let mut columns = Vec::new();
     let mut dropped = Vec::new();
-    for (k, &j) in feature_idx.iter().enumerate() {
+    for (col, &j) in cols.into_iter().zip(&feature_idx) {
         let name = header[j].clone();
-        if numeric[j] {
+        if let Reading::Numeric(values) = col {
             features.push(Feature { name, kind: FeatureKind::Numeric });
-            columns.push(Column::Numeric(std::mem::take(&mut num_cols[k])));
-        } else {
-            let (_, levels, codes) = std::mem::take(&mut cat_cols[k]);
+            columns.push(Column::Numeric(values));
+        } else if let Reading::Categorical((_, levels, codes)) = col {
             // A text column with a different value on every row is an identifier, not a feature.
             if rows > 1 && levels.len() == rows {
                 dropped.push(format!("{name} (unique per row: an identifier)"));
@@ -601,6 +643,24 @@ mod tests {
         assert!(e.to_string().contains("line 3, column \"x\""), "{e}");
         let e = read_csv(&[a], &ReadOptions { label: Some("nope".into()), ..Default::default() }).unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn text_after_numeric_looking_rows_is_read_again_as_levels() {
+        let d = tmpdir("late");
+        // y: blanks first, text from row 3; z: text from row 1, a number later; x numeric.
+        let p = write(&d, "a.csv", "x,y,z,Churn\n1,,a,Yes\n2,NA,b,No\n3,c,4,No\n4,,a,No\n");
+        let ds = read_csv(&[p], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap();
+        let levels = |j: usize| match &ds.features[j].kind {
+            FeatureKind::Categorical { levels } => levels.clone(),
+            FeatureKind::Numeric => panic!("{} is numeric", ds.features[j].name),
+        };
+        assert_eq!(ds.features[0].kind, FeatureKind::Numeric);
+        assert_eq!(levels(1), ["(blank)", "NA", "c"]);
+        assert_eq!(ds.columns[1], Column::Categorical(vec![0, 1, 2, 0]));
+        assert_eq!(levels(2), ["a", "b", "4"]);
+        assert_eq!(ds.columns[2], Column::Categorical(vec![0, 1, 2, 0]));
+        assert_eq!(ds.labels.as_deref(), Some(&[true, false, false, false][..]));
     }
 
     #[test]

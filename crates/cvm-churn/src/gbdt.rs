@@ -4,9 +4,10 @@
 //! * every feature is cut into at most 255 value bins by quantiles of (a sample of) the
 //!   training values, plus bin 0 for missing; categorical levels get one bin each (the 254
 //!   most frequent; rarer and unseen levels share bin 0);
-//! * the binned training table is column-major `u8`; a node's gradients are first gathered
-//!   into node order ("ordered gradients"), then each feature's 256-bin histogram (6 KB, in L1
-//!   cache) is built in one pass, features spread over threads (no reduction needed);
+//! * the binned training table is kept both column-major and row-major (`u8`); a root's
+//!   histogram streams each column past its feature's 256 cells (6 KB, in L1 cache), features
+//!   spread over threads; a node's scattered rows are read row by row instead (one cache line
+//!   per row, eight rows in flight), blocks of rows on all threads, summed in a fixed order;
 //! * after a split only the smaller child's histogram is built; the larger one is the parent's
 //!   minus it (histogram subtraction);
 //! * trees grow leaf-wise (always split the leaf with the largest gain) up to `max_leaves`;
@@ -87,7 +88,10 @@ impl Default for GbdtParams {
             subsample: 1.0,
             colsample: 1.0,
             max_bins: 255,
-            early_stopping_rounds: 50,
+            // 20: on IBM Telco and BigML (5-fold CV) and the 1M-row generated table, 20 and 50
+            // stop at the same best tree; 10 already cuts BigML short. Past the best tree every
+            // round is wasted work, a third of a big table's training at 50.
+            early_stopping_rounds: 20,
             bin_sample_rows: 200_000,
             cat_smooth: 10.0,
             cat_l2: 10.0,
@@ -267,11 +271,22 @@ impl Cell {
     fn sub(&self, o: &Cell) -> Cell {
         Cell { g: self.g - o.g, h: self.h - o.h, n: self.n - o.n }
     }
+    /// Counts one row with gradient and hessian `[g, h]`.
+    #[inline(always)]
+    fn add_grad(&mut self, [g, h]: [f32; 2]) {
+        self.g += f64::from(g);
+        self.h += f64::from(h);
+        self.n += 1.0;
+    }
 }
 
-/// The binned training table, one byte column per feature.
+/// The binned training table: one byte column per feature, and the same bytes row-major.
 struct Binned {
     cols: Vec<Vec<u8>>,
+    /// The same bins row-major (`m` bytes per row), for histograms of a node's scattered rows.
+    rows: Vec<u8>,
+    /// Start of each feature's cells in a compact histogram (feature `f` uses bins 0..=nbins[f]).
+    offsets: Vec<usize>,
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -404,7 +419,14 @@ impl Gbdt {
         let base_score = (rate / (1.0 - rate)).ln();
         let bins = make_bins(train, params);
         let m = bins.len();
-        let binned = Binned { cols: bin_columns(&bins, train)? };
+        let cols = bin_columns(&bins, train)?;
+        let offsets: Vec<usize> = std::iter::once(0)
+            .chain(bins.iter().scan(0, |acc, b| {
+                *acc += b.value_bins() + 1;
+                Some(*acc)
+            }))
+            .collect();
+        let binned = Binned { rows: row_major(&cols, n), cols, offsets };
         let nbins: Vec<usize> = bins.iter().map(FeatureBins::value_bins).collect();
         let is_cat: Vec<bool> = bins.iter().map(|b| matches!(b, FeatureBins::Categorical { .. })).collect();
 
@@ -494,16 +516,19 @@ impl Gbdt {
 
 /// Bins every row of `ds` (row-major).
 fn bin_dataset(bins: &[FeatureBins], ds: &Dataset) -> Result<Vec<u8>> {
-    let m = bins.len();
-    let n = ds.rows();
+    Ok(row_major(&bin_columns(bins, ds)?, ds.rows()))
+}
+
+/// Binned columns (each `n` long) as one row-major matrix.
+fn row_major(cols: &[Vec<u8>], n: usize) -> Vec<u8> {
+    let m = cols.len();
     let mut data = vec![0u8; n * m];
-    let cols = bin_columns(bins, ds)?;
     data.par_chunks_mut(m.max(1)).enumerate().for_each(|(i, row)| {
         for (j, c) in cols.iter().enumerate() {
             row[j] = c[i];
         }
     });
-    Ok(data)
+    data
 }
 
 /// Bins every feature of `ds` (column-major), features in parallel.
@@ -524,6 +549,100 @@ fn bin_columns(bins: &[FeatureBins], ds: &Dataset) -> Result<Vec<Vec<u8>>> {
             _ => Err(Error::Model("a feature's kind differs between model and data".into())),
         })
         .collect::<Result<_>>()
+}
+
+/// Rows per block of a row-wise histogram; fixed (not per thread) so the sums, and so the
+/// model, do not depend on the number of cores.
+const ROW_BLOCK: usize = 16_384;
+
+/// Histogram of `rows` read row by row: each row's bytes are one cache line and its
+/// gradient is read once, so a node's scattered rows cost one memory access each instead of
+/// one per feature. Blocks of rows are summed in parallel into compact histograms (each
+/// feature only as many cells as it has bins, so they stay in cache), then added in block order.
+fn histogram_rows(x: &Binned, gh: &[[f32; 2]], rows: &[u32]) -> Vec<Cell> {
+    let m = x.cols.len();
+    let cells = x.offsets[m];
+    let block = |rows: &[u32]| -> Vec<Cell> {
+        let mut hist = vec![Cell::default(); cells];
+        let row = |i: u32| &x.rows[i as usize * m..(i as usize + 1) * m];
+        // Eight rows at a time: their cache misses overlap instead of coming one after another.
+        let mut groups = rows.chunks_exact(8);
+        for q in &mut groups {
+            let r: [&[u8]; 8] = std::array::from_fn(|k| row(q[k]));
+            let v: [[f32; 2]; 8] = std::array::from_fn(|k| gh[q[k] as usize]);
+            for (f, &off) in x.offsets[..m].iter().enumerate() {
+                for k in 0..8 {
+                    hist[off + r[k][f] as usize].add_grad(v[k]);
+                }
+            }
+        }
+        for &i in groups.remainder() {
+            for (&off, &b) in x.offsets.iter().zip(row(i)) {
+                hist[off + b as usize].add_grad(gh[i as usize]);
+            }
+        }
+        hist
+    };
+    let compact = if rows.len() <= ROW_BLOCK {
+        block(rows)
+    } else {
+        let parts: Vec<Vec<Cell>> = rows.par_chunks(ROW_BLOCK).map(block).collect();
+        let mut parts = parts.into_iter();
+        let mut hist = parts.next().unwrap_or_else(|| vec![Cell::default(); cells]);
+        for p in parts {
+            hist.iter_mut().zip(&p).for_each(|(a, b)| a.add(b));
+        }
+        hist
+    };
+    let mut hist = vec![Cell::default(); m * NB];
+    for f in 0..m {
+        let w = x.offsets[f + 1] - x.offsets[f];
+        hist[f * NB..f * NB + w].copy_from_slice(&compact[x.offsets[f]..x.offsets[f + 1]]);
+    }
+    hist
+}
+
+/// Below this many rows a leaf is partitioned on one thread.
+const PARALLEL_MIN_ROWS: usize = 65_536;
+
+/// Moves the rows going left by `rule` (on binned column `col`) to the front of `rows`, both
+/// sides keeping their order; returns how many go left. Big leaves are split in blocks on all
+/// threads and the blocks' sides concatenated in order, so the result is the same.
+fn partition(rows: &mut [u32], col: &[u8], rule: &Rule, scratch: &mut Vec<u32>) -> usize {
+    let split = |rows: &mut [u32], right: &mut Vec<u32>| -> usize {
+        right.clear();
+        let mut w = 0usize;
+        for r in 0..rows.len() {
+            let i = rows[r];
+            if Tree::goes_left(rule, col[i as usize]) {
+                rows[w] = i;
+                w += 1;
+            } else {
+                right.push(i);
+            }
+        }
+        rows[w..].copy_from_slice(right);
+        w
+    };
+    if rows.len() < PARALLEL_MIN_ROWS {
+        return split(rows, scratch);
+    }
+    let block = rows.len().div_ceil(rayon::current_num_threads().max(1) * 2).max(PARALLEL_MIN_ROWS / 4);
+    let lefts: Vec<usize> = rows.par_chunks_mut(block).map(|c| split(c, &mut Vec::new())).collect();
+    // Each block is now [its left | its right]; gather all lefts, then all rights.
+    scratch.clear();
+    scratch.extend_from_slice(rows);
+    let mut w = 0usize;
+    for (c, &l) in scratch.chunks(block).zip(&lefts) {
+        rows[w..w + l].copy_from_slice(&c[..l]);
+        w += l;
+    }
+    let mut r = w;
+    for (c, &l) in scratch.chunks(block).zip(&lefts) {
+        rows[r..r + c.len() - l].copy_from_slice(&c[l..]);
+        r += c.len() - l;
+    }
+    w
 }
 
 /// A split found for a leaf, with the statistics of both sides.
@@ -563,37 +682,42 @@ impl<'p> Grower<'p> {
         -c.g / (c.h + self.params.lambda_l2) * self.params.learning_rate
     }
 
-    /// Histogram of `rows` (`all` when they are every row in order), features in parallel.
+    /// Histogram of `rows` (`all` when they are every row in order).
+    ///
+    /// Every row in order (a root) is read column by column, features in parallel: each
+    /// feature's 256 cells stay in L1 while its bytes stream past. A node's scattered rows are
+    /// read row by row instead ([`histogram_rows`]): one cache line per row rather than one per
+    /// row and feature.
     fn histogram(&self, x: &Binned, gh: &[[f32; 2]], rows: &[u32], all: bool, allowed: &[bool]) -> Vec<Cell> {
+        if !all {
+            return histogram_rows(x, gh, rows);
+        }
         let m = x.cols.len();
-        // Ordered gradients: node rows' gradients made contiguous once, read once per feature.
-        let gathered: Vec<[f32; 2]>;
-        let og: &[[f32; 2]] = if all {
-            gh
-        } else {
-            gathered = rows.iter().map(|&i| gh[i as usize]).collect();
-            &gathered
-        };
         let mut hist = vec![Cell::default(); m * NB];
         let work = |(f, h): (usize, &mut [Cell])| {
             if !allowed[f] {
                 return;
             }
-            let col = &x.cols[f];
-            let mut add = |b: u8, [g, hh]: [f32; 2]| {
-                let c = &mut h[b as usize];
-                c.g += f64::from(g);
-                c.h += f64::from(hh);
-                c.n += 1.0;
-            };
-            if all {
-                for (&b, &v) in col.iter().zip(og) {
-                    add(b, v);
-                }
-            } else {
-                for (&i, &v) in rows.iter().zip(og) {
-                    add(col[i as usize], v);
-                }
+            // Four interleaved copies: consecutive rows often share a bin (flags, zero counts),
+            // and one copy would make every add wait for the previous one's store.
+            let mut sub = [[Cell::default(); NB]; 4];
+            let [s0, s1, s2, s3] = &mut sub;
+            let mut bc = x.cols[f].chunks_exact(4);
+            let mut vc = gh.chunks_exact(4);
+            for (b, v) in (&mut bc).zip(&mut vc) {
+                s0[b[0] as usize].add_grad(v[0]);
+                s1[b[1] as usize].add_grad(v[1]);
+                s2[b[2] as usize].add_grad(v[2]);
+                s3[b[3] as usize].add_grad(v[3]);
+            }
+            for (&b, &v) in bc.remainder().iter().zip(vc.remainder()) {
+                s0[b as usize].add_grad(v);
+            }
+            for (b, c) in h.iter_mut().enumerate() {
+                c.add(&s0[b]);
+                c.add(&s1[b]);
+                c.add(&s2[b]);
+                c.add(&s3[b]);
             }
         };
         if rows.len() * m >= PARALLEL_MIN_CELLS {
@@ -750,19 +874,7 @@ impl<'p> Grower<'p> {
             let leaf = leaves.swap_remove(li);
             let Some(cand) = leaf.best else { break };
             // Partition the leaf's rows, keeping their order (sequential memory access later).
-            self.scratch.clear();
-            let slice = &mut rows[leaf.start..leaf.end];
-            let mut w = 0usize;
-            for r in 0..slice.len() {
-                let i = slice[r];
-                if Tree::goes_left(&cand.rule, x.cols[cand.feature][i as usize]) {
-                    slice[w] = i;
-                    w += 1;
-                } else {
-                    self.scratch.push(i);
-                }
-            }
-            slice[w..].copy_from_slice(&self.scratch);
+            let w = partition(&mut rows[leaf.start..leaf.end], &x.cols[cand.feature], &cand.rule, &mut self.scratch);
             let mid = leaf.start + w;
             let (li_node, ri_node) = (nodes.len(), nodes.len() + 1);
             nodes.push(Node { value: self.leaf_value(&cand.left), cover: cand.left.h, split: None });
@@ -780,14 +892,19 @@ impl<'p> Grower<'p> {
             });
             let depth = leaf.depth + 1;
             let can_split = self.params.max_depth == 0 || depth < self.params.max_depth;
-            let (left_small, small_range) =
-                if w <= leaf.end - mid { (true, (leaf.start, mid)) } else { (false, (mid, leaf.end)) };
-            let small_hist = self.histogram(x, gh, &rows[small_range.0..small_range.1], false, allowed);
-            let mut big_hist = leaf.hist;
-            big_hist.iter_mut().zip(&small_hist).for_each(|(b, s)| *b = b.sub(s));
-            let (lh, rh) = if left_small { (small_hist, big_hist) } else { (big_hist, small_hist) };
-            let lbest = if can_split { self.best_split(&lh, allowed) } else { None };
-            let rbest = if can_split { self.best_split(&rh, allowed) } else { None };
+            // The children's histograms are only needed if either can be split later.
+            let (lh, rh) = if !can_split || leaves.len() + 2 >= max_leaves {
+                (Vec::new(), Vec::new())
+            } else {
+                let (left_small, small_range) =
+                    if w <= leaf.end - mid { (true, (leaf.start, mid)) } else { (false, (mid, leaf.end)) };
+                let small_hist = self.histogram(x, gh, &rows[small_range.0..small_range.1], false, allowed);
+                let mut big_hist = leaf.hist;
+                big_hist.iter_mut().zip(&small_hist).for_each(|(b, s)| *b = b.sub(s));
+                if left_small { (small_hist, big_hist) } else { (big_hist, small_hist) }
+            };
+            let lbest = if lh.is_empty() { None } else { self.best_split(&lh, allowed) };
+            let rbest = if rh.is_empty() { None } else { self.best_split(&rh, allowed) };
             leaves.push(Leaf { node: li_node, start: leaf.start, end: mid, depth, hist: lh, best: lbest });
             leaves.push(Leaf { node: ri_node, start: mid, end: leaf.end, depth, hist: rh, best: rbest });
         }
@@ -817,6 +934,77 @@ mod tests {
     fn numeric_ds(cols: Vec<Vec<f64>>) -> Dataset {
         let features = (0..cols.len()).map(|j| Feature { name: format!("x{j}"), kind: FeatureKind::Numeric }).collect();
         Dataset::new(features, cols.into_iter().map(Column::Numeric).collect(), None).unwrap()
+    }
+
+    /// A binned table of `n` rows over features with 2, 5 and 256 bins, and gradients.
+    fn binned_table(n: usize) -> (Binned, Vec<[f32; 2]>) {
+        let widths = [3usize, 6, 256];
+        let cols: Vec<Vec<u8>> = widths
+            .iter()
+            .enumerate()
+            .map(|(f, &w)| (0..n).map(|i| ((i * (7 + 13 * f) + i / 3) % w) as u8).collect())
+            .collect();
+        let offsets = std::iter::once(0)
+            .chain(widths.iter().scan(0, |a, &w| {
+                *a += w;
+                Some(*a)
+            }))
+            .collect();
+        let gh = (0..n).map(|i| [((i % 11) as f32 - 5.0) / 7.0, 0.05 + (i % 5) as f32 / 10.0]).collect();
+        (Binned { rows: row_major(&cols, n), cols, offsets }, gh)
+    }
+
+    /// The histogram by definition: one row at a time, in order, in f64.
+    fn naive_histogram(x: &Binned, gh: &[[f32; 2]], rows: &[u32]) -> Vec<Cell> {
+        let mut h = vec![Cell::default(); x.cols.len() * NB];
+        for &i in rows {
+            for (f, col) in x.cols.iter().enumerate() {
+                h[f * NB + col[i as usize] as usize].add_grad(gh[i as usize]);
+            }
+        }
+        h
+    }
+
+    fn assert_same(a: &[Cell], b: &[Cell]) {
+        assert_eq!(a.len(), b.len());
+        for (k, (p, q)) in a.iter().zip(b).enumerate() {
+            assert_eq!(p.n, q.n, "cell {k}");
+            assert!((p.g - q.g).abs() < 1e-9 && (p.h - q.h).abs() < 1e-9, "cell {k}: {p:?} vs {q:?}");
+        }
+    }
+
+    #[test]
+    fn parallel_histograms_equal_the_serial_definition() {
+        // Several row blocks, a remainder of fewer than eight rows, scattered node rows.
+        let n = 3 * ROW_BLOCK + 5;
+        let (x, gh) = binned_table(n);
+        let params = GbdtParams::default();
+        let (nbins, is_cat) = (vec![2, 5, 255], vec![false; 3]);
+        let grower = Grower::new(&params, &nbins, &is_cat);
+        let all: Vec<u32> = (0..n as u32).collect();
+        let allowed = vec![true; 3];
+        assert_same(&grower.histogram(&x, &gh, &all, true, &allowed), &naive_histogram(&x, &gh, &all));
+        assert_same(&histogram_rows(&x, &gh, &all), &naive_histogram(&x, &gh, &all));
+        let some: Vec<u32> = (0..n as u32).filter(|i| i % 3 != 1).collect();
+        assert_same(&grower.histogram(&x, &gh, &some, false, &allowed), &naive_histogram(&x, &gh, &some));
+        let few: Vec<u32> = vec![4, 9, 10, 500];
+        assert_same(&histogram_rows(&x, &gh, &few), &naive_histogram(&x, &gh, &few));
+    }
+
+    #[test]
+    fn parallel_partition_is_the_stable_serial_one() {
+        let col: Vec<u8> = (0..300_000).map(|i| ((i * 31 + i / 7) % 9) as u8).collect();
+        let rule = Rule::Numeric { bin: 4, threshold: f64::NAN, missing_left: true };
+        for n in [10usize, PARALLEL_MIN_ROWS - 1, 300_000] {
+            let mut rows: Vec<u32> = (0..n as u32).map(|i| i * (300_000 / n as u32).max(1)).collect();
+            rows.retain(|&i| (i as usize) < col.len());
+            let left: Vec<u32> = rows.iter().copied().filter(|&i| Tree::goes_left(&rule, col[i as usize])).collect();
+            let right: Vec<u32> = rows.iter().copied().filter(|&i| !Tree::goes_left(&rule, col[i as usize])).collect();
+            let w = partition(&mut rows, &col, &rule, &mut Vec::new());
+            assert_eq!(w, left.len());
+            assert_eq!(&rows[..w], &left[..]);
+            assert_eq!(&rows[w..], &right[..]);
+        }
     }
 
     #[test]

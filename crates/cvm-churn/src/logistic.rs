@@ -100,70 +100,160 @@ fn z(term: &Term, ds: &Dataset, i: usize) -> f64 {
     ((raw(term, ds, i) - term.mean) / term.scale).clamp(-8.0, 8.0)
 }
 
+/// A design matrix stored as a constant row plus each row's sparse deviations from it.
+///
+/// Row `i` is `base + u_i` where `u_i` has few non-zero entries. Standardised one-hot columns
+/// are dense (a 0 becomes `-mean/scale`) but only two-valued, so writing them as `base` plus a
+/// sparse jump keeps the Hessian's cost at (non-zeros per row)^2 instead of (columns)^2.
+struct Design {
+    /// Columns (without the intercept).
+    p: usize,
+    /// The value every row has where it lists no entry.
+    base: Vec<f64>,
+    /// Row `i`'s entries are `cols[starts[i]..starts[i + 1]]`, increasing.
+    starts: Vec<usize>,
+    /// Column of each entry.
+    cols: Vec<u32>,
+    /// Deviation from `base` of each entry.
+    vals: Vec<f64>,
+}
+
+impl Design {
+    /// A dense row-major matrix (n x p) as a design with zero base.
+    fn dense(x: &[f64], p: usize) -> Design {
+        let n = x.len().checked_div(p).unwrap_or(0);
+        Design {
+            p,
+            base: vec![0.0; p],
+            starts: (0..=n).map(|i| i * p).collect(),
+            cols: (0..n).flat_map(|_| 0..p as u32).collect(),
+            vals: x.to_vec(),
+        }
+    }
+
+    fn entries(&self, i: usize) -> (&[u32], &[f64]) {
+        let r = self.starts[i]..self.starts[i + 1];
+        (&self.cols[r.clone()], &self.vals[r])
+    }
+
+    /// Linear predictor of row `i` given `beta` (intercept last) and `beta_base` = base . beta.
+    fn eta(&self, beta: &[f64], beta_base: f64, i: usize) -> f64 {
+        let (c, v) = self.entries(i);
+        beta[self.p] + beta_base + c.iter().zip(v).map(|(&a, x)| beta[a as usize] * x).sum::<f64>()
+    }
+}
+
 /// Penalised logistic fit on a row-major design `x` (n x p, no intercept column).
 /// Returns (intercept, coefficients, iterations, converged).
 pub fn newton(x: &[f64], p: usize, y: &[bool], l2: f64, max_iter: usize, tol: f64) -> (f64, Vec<f64>, usize, bool) {
+    newton_design(&Design::dense(x, p), y, l2, max_iter, tol)
+}
+
+/// Sums over one block of rows for the Newton step: with d = p + 1 (intercept last, base 1),
+/// residual sums, weight sums, weighted deviation sums and the deviations' weighted Gram matrix.
+struct Sums {
+    /// Sum of r u (per column; the intercept has no deviation).
+    ru: Vec<f64>,
+    /// Sum of r.
+    r: f64,
+    /// Sum of w u.
+    wu: Vec<f64>,
+    /// Sum of w.
+    w: f64,
+    /// Lower triangle (row-major d x d) of the sum of w u u'.
+    uu: Vec<f64>,
+}
+
+impl Sums {
+    fn new(d: usize) -> Sums {
+        Sums { ru: vec![0.0; d], r: 0.0, wu: vec![0.0; d], w: 0.0, uu: vec![0.0; d * d] }
+    }
+
+    fn merge(mut self, o: Sums) -> Sums {
+        self.ru.iter_mut().zip(&o.ru).for_each(|(a, b)| *a += b);
+        self.wu.iter_mut().zip(&o.wu).for_each(|(a, b)| *a += b);
+        self.uu.iter_mut().zip(&o.uu).for_each(|(a, b)| *a += b);
+        self.r += o.r;
+        self.w += o.w;
+        self
+    }
+}
+
+/// Row blocks for parallel sums: a few per thread so uneven blocks still balance.
+fn blocks(n: usize) -> Vec<std::ops::Range<usize>> {
+    let k = (rayon::current_num_threads() * 4).clamp(1, n.max(1));
+    let size = n.div_ceil(k).max(1);
+    (0..n).step_by(size).map(|s| s..(s + size).min(n)).collect()
+}
+
+/// Penalised logistic fit by Newton's method with step halving on a [`Design`].
+fn newton_design(x: &Design, y: &[bool], l2: f64, max_iter: usize, tol: f64) -> (f64, Vec<f64>, usize, bool) {
     let n = y.len();
+    let p = x.p;
     let d = p + 1; // intercept last
     let rate = (y.iter().filter(|&&l| l).count() as f64 / n.max(1) as f64).clamp(1e-6, 1.0 - 1e-6);
     let mut beta = vec![0.0; d];
     beta[p] = (rate / (1.0 - rate)).ln();
-    let eta = |beta: &[f64], i: usize| -> f64 {
-        let row = &x[i * p..(i + 1) * p];
-        beta[p] + row.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>()
-    };
+    let base_dot = |beta: &[f64]| x.base.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>();
+    let row_blocks = blocks(n);
     let loss = |beta: &[f64]| -> f64 {
-        let data: f64 = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                let s = eta(beta, i);
-                let z = if y[i] { -s } else { s };
-                z.max(0.0) + (-z.abs()).exp().ln_1p()
+        let bb = base_dot(beta);
+        let data: f64 = row_blocks
+            .par_iter()
+            .map(|r| {
+                r.clone()
+                    .map(|i| {
+                        let s = x.eta(beta, bb, i);
+                        let z = if y[i] { -s } else { s };
+                        z.max(0.0) + (-z.abs()).exp().ln_1p()
+                    })
+                    .sum::<f64>()
             })
             .sum();
         data + 0.5 * l2 * beta[..p].iter().map(|b| b * b).sum::<f64>()
     };
     let mut current = loss(&beta);
     for iter in 1..=max_iter {
-        // Gradient and Hessian (lower triangle), summed over row chunks in parallel.
-        let (grad, hess) = (0..n)
-            .into_par_iter()
-            .fold(
-                || (vec![0.0; d], vec![0.0; d * d]),
-                |(mut g, mut h), i| {
-                    let s = eta(&beta, i);
-                    let pr = 1.0 / (1.0 + (-s).exp());
+        let bb = base_dot(&beta);
+        let sums = row_blocks
+            .par_iter()
+            .map(|range| {
+                let mut s = Sums::new(d);
+                for i in range.clone() {
+                    let pr = 1.0 / (1.0 + (-x.eta(&beta, bb, i)).exp());
                     let r = pr - if y[i] { 1.0 } else { 0.0 };
                     let w = (pr * (1.0 - pr)).max(1e-12);
-                    let row = &x[i * p..(i + 1) * p];
-                    for a in 0..d {
-                        let xa = if a == p { 1.0 } else { row[a] };
-                        if xa == 0.0 {
-                            continue;
-                        }
-                        g[a] += r * xa;
-                        let wa = w * xa;
-                        for b in 0..=a {
-                            let xb = if b == p { 1.0 } else { row[b] };
-                            h[a * d + b] += wa * xb;
+                    s.r += r;
+                    s.w += w;
+                    let (cols, vals) = x.entries(i);
+                    for (k, (&a, &va)) in cols.iter().zip(vals).enumerate() {
+                        let a = a as usize;
+                        s.ru[a] += r * va;
+                        s.wu[a] += w * va;
+                        let wa = w * va;
+                        let row = &mut s.uu[a * d..a * d + d];
+                        for (&b, &vb) in cols[..=k].iter().zip(&vals[..=k]) {
+                            row[b as usize] += wa * vb;
                         }
                     }
-                    (g, h)
-                },
-            )
-            .reduce(
-                || (vec![0.0; d], vec![0.0; d * d]),
-                |(mut g1, mut h1), (g2, h2)| {
-                    g1.iter_mut().zip(&g2).for_each(|(a, b)| *a += b);
-                    h1.iter_mut().zip(&h2).for_each(|(a, b)| *a += b);
-                    (g1, h1)
-                },
-            );
-        let mut g = grad;
-        let mut h = hess;
+                }
+                s
+            })
+            .reduce(|| Sums::new(d), Sums::merge);
+        // Row = base + u with base_p = 1 for the intercept:
+        // g = base * sum(r) + sum(r u);  H = sum(w) base base' + base wu' + wu base' + sum(w u u').
+        let mut base = x.base.clone();
+        base.push(1.0);
+        let mut g: Vec<f64> = (0..d).map(|a| base[a] * sums.r + sums.ru[a]).collect();
+        let mut h = sums.uu;
         for a in 0..d {
             for b in 0..a {
                 h[b * d + a] = h[a * d + b];
+            }
+        }
+        for a in 0..d {
+            for b in 0..d {
+                h[a * d + b] += sums.w * base[a] * base[b] + base[a] * sums.wu[b] + sums.wu[a] * base[b];
             }
         }
         for a in 0..p {
@@ -285,7 +375,6 @@ impl Logistic {
                 }
             }
         }
-        let p = terms.len();
         let ns = rows.len();
         for t in terms.iter_mut() {
             let (mut s, mut s2) = (0.0, 0.0);
@@ -299,14 +388,9 @@ impl Logistic {
             t.mean = mean;
             t.scale = if var > 1e-12 { var.sqrt() } else { 1.0 };
         }
-        let mut x = vec![0.0; ns * p];
-        x.par_chunks_mut(p.max(1)).zip(rows.par_iter()).for_each(|(row, &i)| {
-            for (a, t) in terms.iter().enumerate() {
-                row[a] = z(t, ds, i);
-            }
-        });
+        let x = design(&terms, ds, &rows);
         let y: Vec<bool> = rows.iter().map(|&i| labels[i]).collect();
-        let (intercept, coefs, iterations, converged) = newton(&x, p, &y, params.l2, params.max_iter, params.tol);
+        let (intercept, coefs, iterations, converged) = newton_design(&x, &y, params.l2, params.max_iter, params.tol);
         for (t, c) in terms.iter_mut().zip(coefs) {
             t.coef = c;
         }
@@ -332,6 +416,35 @@ impl Logistic {
         }
         out
     }
+}
+
+/// The standardised design of `rows`: value terms are listed on every row; indicator terms
+/// take two values, so the "off" value goes into the base and only "on" rows list an entry.
+fn design(terms: &[Term], ds: &Dataset, rows: &[usize]) -> Design {
+    let indicator = |t: &Term| !matches!(t.input, Input::Value);
+    let clamp = |v: f64| v.clamp(-8.0, 8.0);
+    let base: Vec<f64> = terms.iter().map(|t| if indicator(t) { clamp(-t.mean / t.scale) } else { 0.0 }).collect();
+    let jump: Vec<f64> = terms
+        .iter()
+        .zip(&base)
+        .map(|(t, b)| if indicator(t) { clamp((1.0 - t.mean) / t.scale) - b } else { 0.0 })
+        .collect();
+    let mut x =
+        Design { p: terms.len(), base, starts: Vec::with_capacity(rows.len() + 1), cols: Vec::new(), vals: Vec::new() };
+    x.starts.push(0);
+    for &i in rows {
+        for (a, t) in terms.iter().enumerate() {
+            if !indicator(t) {
+                x.cols.push(a as u32);
+                x.vals.push(z(t, ds, i));
+            } else if raw(t, ds, i) != 0.0 {
+                x.cols.push(a as u32);
+                x.vals.push(jump[a]);
+            }
+        }
+        x.starts.push(x.cols.len());
+    }
+    x
 }
 
 /// Observed mean of every numeric feature (0 for categorical ones).
@@ -362,6 +475,49 @@ mod tests {
         assert!(conv);
         assert!((b0 - (1.0f64 / 3.0).ln()).abs() < 1e-8, "{b0}");
         assert!((b[0] - 9.0f64.ln()).abs() < 1e-8, "{}", b[0]);
+    }
+
+    #[test]
+    fn sparse_design_equals_the_dense_standardised_matrix() {
+        // A rare level (1 in 200) has its "on" value clamped at 8 standard deviations.
+        let n = 400;
+        let x: Vec<f64> = (0..n).map(|i| if i % 10 == 0 { f64::NAN } else { (i % 20) as f64 }).collect();
+        let c: Vec<u32> = (0..n).map(|i| if i % 200 == 7 { 2 } else { (i % 2) as u32 }).collect();
+        let y: Vec<bool> = (0..n).map(|i| (i % 20) as f64 + if i % 2 == 0 { 6.0 } else { 0.0 } > 12.0).collect();
+        let ds = Dataset::new(
+            vec![
+                Feature { name: "x".into(), kind: FeatureKind::Numeric },
+                Feature {
+                    name: "c".into(),
+                    kind: FeatureKind::Categorical { levels: vec!["a".into(), "b".into(), "c".into()] },
+                },
+            ],
+            vec![Column::Numeric(x), Column::Categorical(c)],
+            None,
+        )
+        .unwrap();
+        let m = Logistic::fit(&ds, &y, &LogisticParams::default()).unwrap();
+        let p = m.terms.len();
+        let rows: Vec<usize> = (0..n).collect();
+        let sparse = design(&m.terms, &ds, &rows);
+        let dense: Vec<f64> =
+            rows.iter().flat_map(|&i| m.terms.iter().map(|t| z(t, &ds, i)).collect::<Vec<_>>()).collect();
+        assert!(dense.contains(&8.0), "the rare level is clamped");
+        for i in 0..n {
+            let mut row = sparse.base.clone();
+            let (cols, vals) = sparse.entries(i);
+            for (&a, &v) in cols.iter().zip(vals) {
+                row[a as usize] += v;
+            }
+            for a in 0..p {
+                assert!((row[a] - dense[i * p + a]).abs() < 1e-12, "row {i} column {a}");
+            }
+        }
+        let (b0, b, it, _) = newton(&dense, p, &y, 1.0, 100, 1e-10);
+        let (s0, s, is, _) = newton_design(&sparse, &y, 1.0, 100, 1e-10);
+        assert_eq!(it, is);
+        assert!((b0 - s0).abs() < 1e-8);
+        assert!(b.iter().zip(&s).all(|(u, v)| (u - v).abs() < 1e-8), "{b:?} {s:?}");
     }
 
     #[test]

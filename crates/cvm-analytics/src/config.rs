@@ -303,7 +303,9 @@ pub struct OffersConfig {
     /// Churn risk from the worst warning when no churn model is installed: high, medium,
     /// low, none.
     pub risk_from_warnings: [f64; 4],
-    /// Offers kept per subscriber: the best channels by expected value (0 keeps every channel).
+    /// Offers written per subscriber: the best channels by expected value (0 keeps every
+    /// channel). One by default: at 10 million subscribers each channel kept holds about
+    /// 3 GB of offers and reasons in memory until the run is written.
     pub max_channels: usize,
     /// Prior acceptance likelihoods.
     pub acceptance: Acceptance,
@@ -335,7 +337,7 @@ impl Default for OffersConfig {
             horizon_months: p.horizon_months,
             save_rate: p.save_rate,
             risk_from_warnings: [0.30, 0.10, 0.05, 0.02],
-            max_channels: 3,
+            max_channels: 1,
             acceptance: Acceptance::default(),
             channels: cvm_offers::nbo::Channel::ALL
                 .iter()

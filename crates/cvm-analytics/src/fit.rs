@@ -377,6 +377,64 @@ struct FirstPass {
     devices: Vec<DeviceSubscriber>,
 }
 
+/// A plan change backed by a service task: (row, recommended plan, over-use, monthly saving).
+type PlanChange = (usize, String, bool, Fen);
+/// A data pack that saves money: (row, pack offer id, months over, top app, monthly saving).
+type PackSaving = (usize, String, usize, Option<(AppCategory, u64)>, Fen);
+
+/// What the next-best-offer pass needs of one batch's fits; the fits themselves are turned
+/// into their tables at once (at 10 million subscribers the Rust rows would take gigabytes).
+struct Fitted {
+    plan_fit: RecordBatch,
+    data_fit: RecordBatch,
+    plan_offers: Vec<PlanChange>,
+    pack_offers: Vec<PackSaving>,
+    devices: Vec<DeviceSubscriber>,
+    /// The batch's share of the plan- and data-fit counts of [`OffersSummary`], in its order.
+    counts: [u64; 8],
+}
+
+impl Fitted {
+    fn new(rows: &Rows, first: FirstPass) -> Result<Fitted> {
+        let pf = &first.plan_fit;
+        let task = |t: ServiceTask| pf.iter().filter(|(_, p)| p.assessment.service_task == Some(t)).count() as u64;
+        let counts = [
+            pf.len() as u64,
+            task(ServiceTask::PersistentOverUse),
+            task(ServiceTask::PersistentUnderUse),
+            pf.iter().filter(|(_, p)| p.assessment.warm_reminder).count() as u64,
+            pf.iter().map(|(_, p)| p.assessment.alerts.len() as u64).sum(),
+            pf.iter().filter(|(_, p)| p.chosen.as_ref().is_some_and(|r| !r.is_current)).count() as u64,
+            first.data_fit.len() as u64,
+            first.data_fit.iter().filter(|(_, d)| d.best_pack.is_some()).count() as u64,
+        ];
+        let plan_offers = pf
+            .iter()
+            .filter_map(|(i, p)| {
+                let r = p.chosen.as_ref().filter(|r| !r.is_current)?;
+                let task = p.assessment.service_task?;
+                Some((*i, r.plan_id.clone(), task == ServiceTask::PersistentOverUse, r.monthly_saving))
+            })
+            .collect();
+        let pack_offers = first
+            .data_fit
+            .iter()
+            .filter_map(|(i, d)| {
+                let (pack, _) = d.best_pack.as_ref()?;
+                Some((*i, pack.clone(), d.months_over.len(), d.top_app, d.monthly_saving()))
+            })
+            .collect();
+        Ok(Fitted {
+            plan_fit: plan_fit_batch(rows, &first.plan_fit)?,
+            data_fit: data_fit_batch(rows, &first.data_fit)?,
+            plan_offers,
+            pack_offers,
+            devices: first.devices,
+            counts,
+        })
+    }
+}
+
 fn yuan_to_fen(yuan: f64) -> Fen {
     Fen((yuan * 100.0).round() as i64)
 }
@@ -807,11 +865,11 @@ pub async fn fit(
     }
     let months = window.months();
 
-    let firsts: Vec<FirstPass> = rows
+    let firsts: Vec<Fitted> = rows
         .par_iter()
         .zip(offsets.par_iter())
-        .map(|(r, &o)| first_pass(r, &inputs[o..o + r.id.len()], &months, &cat, cfg))
-        .collect();
+        .map(|(r, &o)| Fitted::new(r, first_pass(r, &inputs[o..o + r.id.len()], &months, &cat, cfg)))
+        .collect::<Result<_>>()?;
 
     // The pool is shared by all branches' subscribers at once, in value order.
     let needing: Vec<DeviceSubscriber> = firsts.iter().flat_map(|f| f.devices.iter().cloned()).collect();
@@ -855,18 +913,21 @@ pub async fn fit(
         })
         .collect::<Result<_>>()?;
 
-    let count =
-        |f: &dyn Fn(&PlanFitRow) -> bool| firsts.iter().flat_map(|x| &x.plan_fit).filter(|(_, p)| f(p)).count() as u64;
+    let counts = firsts.iter().fold([0u64; 8], |mut sum, f| {
+        for (s, c) in sum.iter_mut().zip(f.counts) {
+            *s += c;
+        }
+        sum
+    });
     let summary = OffersSummary {
-        plan_fit_assessed: count(&|_| true),
-        persistent_over_use: count(&|p| p.assessment.service_task == Some(ServiceTask::PersistentOverUse)),
-        persistent_under_use: count(&|p| p.assessment.service_task == Some(ServiceTask::PersistentUnderUse)),
-        warm_reminders: count(&|p| p.assessment.warm_reminder),
-        alerts: firsts.iter().flat_map(|x| &x.plan_fit).map(|(_, p)| p.assessment.alerts.len() as u64).sum(),
-        plan_changes_recommended: count(&|p| p.chosen.as_ref().is_some_and(|r| !r.is_current)),
-        data_over_quota: firsts.iter().map(|x| x.data_fit.len() as u64).sum(),
-        data_pack_recommended: firsts.iter().flat_map(|x| &x.data_fit).filter(|(_, d)| d.best_pack.is_some()).count()
-            as u64,
+        plan_fit_assessed: counts[0],
+        persistent_over_use: counts[1],
+        persistent_under_use: counts[2],
+        warm_reminders: counts[3],
+        alerts: counts[4],
+        plan_changes_recommended: counts[5],
+        data_over_quota: counts[6],
+        data_pack_recommended: counts[7],
         device_needs: allocations.len() as u64,
         devices_reserved: reserved.len() as u64,
         pool_units: cat.pool.iter().map(|p| u64::from(p.stock)).sum(),
@@ -876,8 +937,8 @@ pub async fn fit(
         expected_value: nbo_batches.iter().map(|b| b.2).sum(),
         plan_policy: format!("{:?}", cfg.plan_policy),
     };
-    let plan_fit = rows.iter().zip(&firsts).map(|(r, f)| plan_fit_batch(r, &f.plan_fit)).collect::<Result<_>>()?;
-    let data_fit = rows.iter().zip(&firsts).map(|(r, f)| data_fit_batch(r, &f.data_fit)).collect::<Result<_>>()?;
+    let plan_fit = firsts.iter().map(|f| f.plan_fit.clone()).collect();
+    let data_fit = firsts.iter().map(|f| f.data_fit.clone()).collect();
     Ok(FitOutput {
         plan_fit,
         data_fit,
@@ -894,7 +955,7 @@ fn offers_of_batch(
     rows: &Rows,
     inputs: &[FitInput],
     churn_risk: &[f64],
-    first: &FirstPass,
+    first: &Fitted,
     reserved: &HashMap<i64, &DeviceAllocation>,
     cat: &Catalogs,
     cross: &[CrossSellRule],
@@ -903,15 +964,27 @@ fn offers_of_batch(
     cfg: &OffersConfig,
 ) -> Vec<NboRow> {
     let n = rows.id.len();
-    let mut plan_fits: Vec<Option<&PlanFitRow>> = vec![None; n];
-    for (i, p) in &first.plan_fit {
-        plan_fits[*i] = Some(p);
-    }
-    let mut data_fits: Vec<Option<&DataFit>> = vec![None; n];
-    for (i, d) in &first.data_fit {
-        data_fits[*i] = Some(d);
+    let mut plan_offers: Vec<Option<PlanFitOffer>> = vec![None; n];
+    for (i, plan_id, over_use, monthly_saving) in &first.plan_offers {
+        plan_offers[*i] = Some(PlanFitOffer {
+            offer_id: format!("PLAN:{plan_id}"),
+            plan_name: cat.plan_index.get(plan_id).map_or(plan_id.as_str(), |&k| cat.plans[k].plan_name.as_str()),
+            over_use: *over_use,
+            monthly_saving: *monthly_saving,
+        });
     }
     let offer_by_id: HashMap<&str, &Offer> = cat.offers.iter().map(|o| (o.offer_id.as_str(), o)).collect();
+    let mut pack_offers: Vec<Option<DataPackOffer>> = vec![None; n];
+    for (i, pack, months_over, top_app, monthly_saving) in &first.pack_offers {
+        if let Some(offer) = offer_by_id.get(pack.as_str()) {
+            pack_offers[*i] = Some(DataPackOffer {
+                offer,
+                months_over: *months_over,
+                top_app: *top_app,
+                monthly_saving: *monthly_saving,
+            });
+        }
+    }
     let mut out = Vec::new();
     let mut candidates = Vec::new();
     for i in 0..n {
@@ -919,28 +992,6 @@ fn offers_of_batch(
         if rows.left[i].unwrap_or(false) {
             continue;
         }
-        let plan_offer = plan_fits[i].and_then(|p| {
-            let r = p.chosen.as_ref().filter(|r| !r.is_current)?;
-            let task = p.assessment.service_task?;
-            Some(PlanFitOffer {
-                offer_id: format!("PLAN:{}", r.plan_id),
-                plan_name: cat
-                    .plan_index
-                    .get(&r.plan_id)
-                    .map_or(r.plan_id.as_str(), |&k| cat.plans[k].plan_name.as_str()),
-                over_use: task == ServiceTask::PersistentOverUse,
-                monthly_saving: r.monthly_saving,
-            })
-        });
-        let pack_offer = data_fits[i].and_then(|d| {
-            let (pack_id, _) = d.best_pack.as_ref()?;
-            Some(DataPackOffer {
-                offer: offer_by_id.get(pack_id.as_str())?,
-                months_over: d.months_over.len(),
-                top_app: d.top_app,
-                monthly_saving: d.monthly_saving(),
-            })
-        });
         let device_offer = reserved.get(&id).and_then(|a| {
             let (model, tier, price) = a.reserved.as_ref()?;
             Some(DeviceOffer {
@@ -963,8 +1014,8 @@ fn offers_of_batch(
             &cat.offers,
             cross,
             base_rates,
-            plan_offer.as_ref(),
-            pack_offer.as_ref(),
+            plan_offers[i].as_ref(),
+            pack_offers[i].as_ref(),
             device_offer.as_ref(),
             &mut candidates,
         );

@@ -27,7 +27,9 @@ fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
 fn planted_mismatches_get_their_best_plan_and_the_pool_is_never_over_promised() {
     let dir = tempfile::tempdir().unwrap();
     let (export, w) = generated_warehouse(dir.path(), 20000, 4, 11);
-    cvm_ok(&["run", "--warehouse", arg(&w), "--as-of", "2026-10"]);
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, "[offers]\nmax_channels = 3\n").unwrap();
+    cvm_ok(&["run", "--warehouse", arg(&w), "--as-of", "2026-10", "--config", arg(&config)]);
 
     // Plan fit: every line of truth/plan_mismatch.csv (the planted ones and those that meet
     // the rule by chance) has a service task in its direction, and the minimum-bill plan is

@@ -400,6 +400,16 @@ mod tests {
     }
 
     #[test]
+    fn idle_voice_and_data_with_sms_over_is_under_use() {
+        // P88 gives 100 SMS: 150 a month is over-use, but voice and data sit below half.
+        let cat = catalog();
+        let fit = assess(1, &cat[3], &months([(100, 2_000, 150); 3]), &FitThresholds::default());
+        assert_eq!((fit.over_use, fit.under_use), ([true; 3], [true; 3]));
+        assert_eq!(fit.service_task, Some(ServiceTask::PersistentUnderUse));
+        assert!(fit.warm_reminder);
+    }
+
+    #[test]
     fn surges_and_drops_are_alerted() {
         let cat = catalog();
         let w = months([(100, 5_000, 0), (250, 5_100, 0), (240, 1_000, 0)]);

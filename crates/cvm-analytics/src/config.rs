@@ -2,6 +2,7 @@
 //! value tiers and their service strategy, the validity thresholds and the clustering.
 //! Every field has a default, so an empty file (or none) is a valid configuration.
 
+use cvm_domain::Fen;
 use serde::{Deserialize, Serialize};
 
 /// The configuration of an analytics run.
@@ -226,41 +227,6 @@ pub struct ChannelSetting {
     pub contact_cost: f64,
 }
 
-/// Prior acceptance likelihoods per candidate source (until campaigns measure responses).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Acceptance {
-    /// A plan-fit recommendation after a 3-month mismatch.
-    pub plan_fit: f64,
-    /// The cheapest data pack, when over quota in all 3 months (scaled by months over / 3).
-    pub data_pack: f64,
-    /// A reserved retention handset.
-    pub device: f64,
-    /// An up-sell of a held product.
-    pub upgrade: f64,
-    /// Scale of a cross-sell rule's confidence.
-    pub cross_sell: f64,
-    /// A club benefit for a VIP or big-value subscriber.
-    pub club: f64,
-    /// A partner benefit.
-    pub partner: f64,
-}
-
-impl Default for Acceptance {
-    fn default() -> Acceptance {
-        let p = cvm_offers::nbo::NboPolicy::default();
-        Acceptance {
-            plan_fit: p.plan_fit,
-            data_pack: p.data_pack,
-            device: p.device,
-            upgrade: p.upgrade,
-            cross_sell: p.cross_sell,
-            club: p.club,
-            partner: p.partner,
-        }
-    }
-}
-
 /// Plan, data and device fit, cross-sell rules and the next best offer (money in yuan).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -308,7 +274,7 @@ pub struct OffersConfig {
     /// 3 GB of offers and reasons in memory until the run is written.
     pub max_channels: usize,
     /// Prior acceptance likelihoods.
-    pub acceptance: Acceptance,
+    pub acceptance: cvm_offers::nbo::Acceptance,
     /// Per channel: response factor and contact cost.
     pub channels: std::collections::BTreeMap<String, ChannelSetting>,
 }
@@ -338,7 +304,7 @@ impl Default for OffersConfig {
             save_rate: p.save_rate,
             risk_from_warnings: [0.30, 0.10, 0.05, 0.02],
             max_channels: 1,
-            acceptance: Acceptance::default(),
+            acceptance: cvm_offers::nbo::Acceptance::default(),
             channels: cvm_offers::nbo::Channel::ALL
                 .iter()
                 .zip(p.channels)
@@ -346,11 +312,6 @@ impl Default for OffersConfig {
                 .collect(),
         }
     }
-}
-
-/// Yuan from a configuration file to fen, to the nearest fen.
-fn fen(yuan: f64) -> cvm_domain::Fen {
-    cvm_domain::Fen((yuan * 100.0).round() as i64)
 }
 
 impl OffersConfig {
@@ -406,7 +367,7 @@ impl OffersConfig {
             PlanPolicy::MinimumBill => Policy::MinimumBill,
             PlanPolicy::CheapestCovering => Policy::CheapestCovering,
             PlanPolicy::OperatorValue => {
-                Policy::OperatorValue { max_customer_increase: fen(self.max_customer_increase) }
+                Policy::OperatorValue { max_customer_increase: Fen::from_yuan_f64(self.max_customer_increase) }
             }
         }
     }
@@ -416,9 +377,9 @@ impl OffersConfig {
         cvm_offers::device_fit::DeviceRules {
             min_tenure_months: self.device_min_tenure_months,
             replace_after_months: self.device_replace_after_months,
-            flagship_arpu: fen(self.device_flagship_arpu),
-            high_arpu: fen(self.device_high_arpu),
-            mid_arpu: fen(self.device_mid_arpu),
+            flagship_arpu: Fen::from_yuan_f64(self.device_flagship_arpu),
+            high_arpu: Fen::from_yuan_f64(self.device_high_arpu),
+            mid_arpu: Fen::from_yuan_f64(self.device_mid_arpu),
             loyalty_bonus_tenure_months: self.device_loyalty_tenure_months,
         }
     }
@@ -431,17 +392,10 @@ impl OffersConfig {
                 p.channels[i] = (s.response, s.contact_cost);
             }
         }
-        let a = &self.acceptance;
         cvm_offers::nbo::NboPolicy {
             horizon_months: self.horizon_months,
             save_rate: self.save_rate,
-            plan_fit: a.plan_fit,
-            data_pack: a.data_pack,
-            device: a.device,
-            upgrade: a.upgrade,
-            cross_sell: a.cross_sell,
-            club: a.club,
-            partner: a.partner,
+            acceptance: self.acceptance.clone(),
             ..p
         }
     }

@@ -51,7 +51,7 @@ const MEASURES: [&str; 7] =
     ["voice_min", "data_mb", "sms", "data_video_mb", "data_social_mb", "data_music_mb", "data_gaming_mb"];
 
 /// The fit query: one row per subscriber with usage in the window or holdings; `{m0}`..`{m2}`
-/// are the window months, `{we}` the day after it (as days since 1970).
+/// are the window months; holdings are those held at the as-of month end.
 fn fit_sql(window: Window) -> String {
     let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let mut pivot = Vec::new();
@@ -76,7 +76,7 @@ fn fit_sql(window: Window) -> String {
 h AS (
   SELECT subscriber_id, {held} AS holdings
   FROM holdings
-  WHERE CAST(start_date AS INT) < {we} AND (end_date IS NULL OR CAST(end_date AS INT) >= {we})
+  WHERE {held_filter}
   GROUP BY subscriber_id
 )
 SELECT s.subscriber_id, s.group_id IS NOT NULL AS in_group, COALESCE(h.holdings, 0) AS holdings, {pivot_cols}
@@ -85,11 +85,17 @@ LEFT JOIN p ON p.subscriber_id = s.subscriber_id
 LEFT JOIN h ON h.subscriber_id = s.subscriber_id",
         pivot = pivot.join(",\n    "),
         held = held.join(" + "),
+        held_filter = held_at_month_end(window),
         first = months[0],
         last = months[months.len() - 1],
-        we = window.end_day(),
         pivot_cols = pivot_cols.join(", "),
     )
+}
+
+/// Holdings held at the end of the as-of month: started by then and not ended by then.
+fn held_at_month_end(window: Window) -> String {
+    let we = window.end_day();
+    format!("CAST(start_date AS INT) < {we} AND (end_date IS NULL OR CAST(end_date AS INT) >= {we})")
 }
 
 /// What the fit query gives for one subscriber (u32 is enough for a month's use of one
@@ -167,11 +173,7 @@ async fn read_catalogs(ctx: &SessionContext, window: Window) -> Result<Catalogs>
             plans.push(Plan {
                 plan_name: name[i].clone().unwrap_or_default(),
                 brand: brand[i].clone().unwrap_or_default(),
-                payment_type: match pay[i].as_deref() {
-                    Some("prepaid") => PaymentType::Prepaid,
-                    Some("postpaid") => PaymentType::Postpaid,
-                    _ => return Err(missing("payment_type")),
-                },
+                payment_type: pay[i].as_deref().and_then(PaymentType::parse).ok_or_else(|| missing("payment_type"))?,
                 monthly_fee: Fen(fee[i].ok_or_else(|| missing("monthly_fee"))?),
                 voice_min: count(voice[i], "voice_min")?,
                 data_mb: count(data[i], "data_mb")?,
@@ -435,10 +437,6 @@ impl Fitted {
     }
 }
 
-fn yuan_to_fen(yuan: f64) -> Fen {
-    Fen((yuan * 100.0).round() as i64)
-}
-
 fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs, cfg: &OffersConfig) -> FirstPass {
     let thresholds = cfg.thresholds();
     let policy = cfg.policy();
@@ -456,18 +454,15 @@ fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs
         if let (Some(plan), Some(window)) = (current, input.window(id, months)) {
             let usage = window.map(|m| m.usage);
             if rows.plan_changes[i].unwrap_or(0) == 0 {
-                let payment_type = match text(&rows.payment, i) {
-                    Some("prepaid") => PaymentType::Prepaid,
-                    Some("postpaid") => PaymentType::Postpaid,
-                    _ => plan.payment_type,
-                };
+                let payment_type = text(&rows.payment, i).and_then(PaymentType::parse).unwrap_or(plan.payment_type);
                 let sub = Subscriber { subscriber_id: id, payment_type, tenure_months: tenure };
                 let assessment = plan_fit::assess(id, plan, &usage, &thresholds);
-                let chosen = plan_fit::recommend(&sub, plan, &usage, &cat.plans, policy);
+                let priced = plan_fit::price(&sub, plan, &usage, &cat.plans);
+                let chosen = priced.recommend(policy);
                 let minimum = if policy == plan_fit::Policy::MinimumBill {
                     chosen.clone()
                 } else {
-                    plan_fit::recommend(&sub, plan, &usage, &cat.plans, plan_fit::Policy::MinimumBill)
+                    priced.recommend(plan_fit::Policy::MinimumBill)
                 };
                 out.plan_fit.push((i, PlanFitRow { assessment, chosen, minimum }));
             }
@@ -479,7 +474,7 @@ fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs
             subscriber_id: id,
             branch_id: String::new(),
             tenure_months: tenure,
-            arpu: yuan_to_fen(arpu),
+            arpu: Fen::from_yuan_f64(arpu),
             current_tier: text(&rows.device_tier, i).and_then(DeviceTier::parse),
             device_age_months: rows.device_age[i].and_then(|a| u32::try_from(a).ok()),
             value: rows.value[i].unwrap_or(0.0),
@@ -551,10 +546,8 @@ fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<Ru
 pub async fn held_products(root: &Path, window: Window) -> Result<Baskets> {
     let ctx = warehouse_context(root, window).await?;
     let sql = format!(
-        "SELECT subscriber_id, product FROM holdings
-         WHERE CAST(start_date AS INT) < {we} AND (end_date IS NULL OR CAST(end_date AS INT) >= {we})
-         ORDER BY subscriber_id, product",
-        we = window.end_day()
+        "SELECT subscriber_id, product FROM holdings WHERE {} ORDER BY subscriber_id, product",
+        held_at_month_end(window)
     );
     let mut baskets = Baskets::new();
     let mut current: Option<i64> = None;

@@ -27,8 +27,7 @@ pub fn i64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
 
 /// Column `name` as text (nulls kept).
 pub fn string_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
-    let c = cast(column(batch, name)?, &DataType::Utf8)?;
-    Ok(c.as_string::<i32>().iter().map(|v| v.map(str::to_owned)).collect())
+    Ok(utf8_column(batch, name)?.iter().map(|v| v.map(str::to_owned)).collect())
 }
 
 /// Column `name` as money in fen (nulls kept): the warehouse's Decimal128(18,2) read exactly.

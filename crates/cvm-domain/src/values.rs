@@ -234,6 +234,11 @@ impl Fen {
     pub fn as_yuan_f64(self) -> f64 {
         self.0 as f64 / 100.0
     }
+
+    /// The nearest amount in fen to `yuan` (settings and statistics given as floats).
+    pub fn from_yuan_f64(yuan: f64) -> Fen {
+        Fen((yuan * 100.0).round() as i64)
+    }
 }
 
 impl fmt::Display for Fen {

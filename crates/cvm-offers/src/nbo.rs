@@ -236,28 +236,51 @@ pub struct CrossSellRule {
     pub lift: f64,
 }
 
-/// Acceptance priors per candidate source, and channel response and contact cost.
+/// Prior acceptance likelihoods per candidate source, until campaigns measure responses; an
+/// analyst sets them in the run configuration (`[offers.acceptance]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Acceptance {
+    /// A plan-fit recommendation after a persistent mismatch.
+    pub plan_fit: f64,
+    /// The cheapest data pack, for over-quota in all three months (scaled by the share of
+    /// months over).
+    pub data_pack: f64,
+    /// A reserved retention handset.
+    pub device: f64,
+    /// An up-sell of a held product.
+    pub upgrade: f64,
+    /// Scale of a cross-sell rule's confidence (or of the product's base rate without a rule).
+    pub cross_sell: f64,
+    /// A club benefit for a VIP or big-value subscriber.
+    pub club: f64,
+    /// A partner benefit.
+    pub partner: f64,
+}
+
+impl Default for Acceptance {
+    fn default() -> Self {
+        Acceptance {
+            plan_fit: 0.30,
+            data_pack: 0.30,
+            device: 0.20,
+            upgrade: 0.05,
+            cross_sell: 0.30,
+            club: 0.20,
+            partner: 0.03,
+        }
+    }
+}
+
+/// The horizon, retention, acceptance priors, and channel response and contact cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NboPolicy {
     /// Months over which revenue and cost are counted.
     pub horizon_months: f64,
     /// Share of an at-risk subscriber's value an accepted retention offer keeps.
     pub save_rate: f64,
-    /// Prior acceptance of a plan-fit recommendation after a persistent mismatch.
-    pub plan_fit: f64,
-    /// Prior acceptance of the cheapest data pack, for over-quota in all three months
-    /// (scaled by the share of months over).
-    pub data_pack: f64,
-    /// Prior acceptance of a reserved retention handset.
-    pub device: f64,
-    /// Prior acceptance of an up-sell of a held product.
-    pub upgrade: f64,
-    /// Scale of a cross-sell rule's confidence (or of the product's base rate without a rule).
-    pub cross_sell: f64,
-    /// Prior acceptance of a club benefit by a VIP or big-value subscriber.
-    pub club: f64,
-    /// Prior acceptance of a partner benefit.
-    pub partner: f64,
+    /// Prior acceptance likelihoods per candidate source.
+    pub acceptance: Acceptance,
     /// Per channel ([`Channel::ALL`] order): response factor and contact cost in yuan.
     pub channels: [(f64, f64); 8],
     /// Channels a plan-fit recommendation may be made through.
@@ -270,13 +293,7 @@ impl Default for NboPolicy {
         NboPolicy {
             horizon_months: 12.0,
             save_rate: 0.3,
-            plan_fit: 0.30,
-            data_pack: 0.30,
-            device: 0.20,
-            upgrade: 0.05,
-            cross_sell: 0.30,
-            club: 0.20,
-            partner: 0.03,
+            acceptance: Acceptance::default(),
             channels: [
                 (0.3, 0.05), // sms
                 (1.0, 3.0),  // outbound_call
@@ -624,7 +641,7 @@ pub fn candidates<'a>(
             kind: OfferKind::PlanChange,
             product: Some("mobile"),
             channels: &policy.plan_fit_channels,
-            acceptance: policy.plan_fit,
+            acceptance: policy.acceptance.plan_fit,
             monthly_revenue_change: -p.monthly_saving.as_yuan_f64(),
             monthly_cost: 0.0,
             retains: true,
@@ -637,7 +654,7 @@ pub fn candidates<'a>(
             kind: d.offer.kind,
             product: d.offer.product.as_deref(),
             channels: &d.offer.channels,
-            acceptance: policy.data_pack * d.months_over as f64 / 3.0,
+            acceptance: policy.acceptance.data_pack * d.months_over as f64 / 3.0,
             monthly_revenue_change: -d.monthly_saving.as_yuan_f64(),
             monthly_cost: d.offer.monthly_cost.as_yuan_f64(),
             retains: true,
@@ -662,7 +679,7 @@ pub fn candidates<'a>(
                 kind: OfferKind::Device,
                 product: o.product.as_deref(),
                 channels: &o.channels,
-                acceptance: policy.device,
+                acceptance: policy.acceptance.device,
                 monthly_revenue_change: (o.monthly_price.as_yuan_f64() - profile.arpu).max(0.0),
                 monthly_cost: o.monthly_cost.as_yuan_f64(),
                 retains: true,
@@ -699,7 +716,7 @@ pub fn candidates<'a>(
                     _ => p,
                 };
                 out.push(base(
-                    policy.upgrade,
+                    policy.acceptance.upgrade,
                     false,
                     Reason::Upgrade { offer_name: name, held, price: o.monthly_price },
                 ));
@@ -710,9 +727,11 @@ pub fn candidates<'a>(
                     .filter(|r| r.consequent == p && r.lift > MIN_LIFT && r.antecedent.0 & h.0 == r.antecedent.0)
                     .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
                 let (acceptance, reason) = match rule {
-                    Some(r) => (policy.cross_sell * r.confidence, Reason::CrossSell { offer_name: name, rule: *r }),
+                    Some(r) => {
+                        (policy.acceptance.cross_sell * r.confidence, Reason::CrossSell { offer_name: name, rule: *r })
+                    }
                     None => (
-                        policy.cross_sell * base_rates[p],
+                        policy.acceptance.cross_sell * base_rates[p],
                         Reason::BaseRate { offer_name: name, product: p, rate: base_rates[p] },
                     ),
                 };
@@ -720,8 +739,8 @@ pub fn candidates<'a>(
                 let monthly_revenue_change = (o.monthly_price.as_yuan_f64() - profile.arpu).max(0.0);
                 out.push(Candidate { monthly_revenue_change, ..base(acceptance, true, reason) });
             }
-            (OfferKind::Club, _) if profile.premium => out.push(base(policy.club, true, Reason::Club(name))),
-            (OfferKind::Partner, _) => out.push(base(policy.partner, true, Reason::Partner(name))),
+            (OfferKind::Club, _) if profile.premium => out.push(base(policy.acceptance.club, true, Reason::Club(name))),
+            (OfferKind::Partner, _) => out.push(base(policy.acceptance.partner, true, Reason::Partner(name))),
             _ => {}
         }
     }

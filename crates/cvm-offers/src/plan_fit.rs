@@ -274,9 +274,72 @@ fn minimum_bill<'a>(eligible: &[(&'a Plan, Fen)]) -> Option<(&'a Plan, Fen)> {
     eligible.iter().copied().min_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.plan_id.cmp(&b.0.plan_id)))
 }
 
-/// The recommended plan for a subscriber's window under `policy`, with the monthly saving;
-/// `None` when no plan of the catalog is eligible (or, for [`Policy::OperatorValue`], none
-/// is within the cap).
+/// A subscriber's window priced under their current plan and every plan they are eligible
+/// for: what every policy chooses from, so several policies cost one pricing.
+#[derive(Debug, Clone)]
+pub struct PricedWindow<'a> {
+    current: &'a Plan,
+    window: &'a [UsageMonth; WINDOW_MONTHS],
+    current_total: Fen,
+    candidates: Vec<(&'a Plan, Fen)>,
+}
+
+/// Prices `window` under `current` and under every plan of `catalog` the subscriber is eligible for.
+pub fn price<'a>(
+    subscriber: &Subscriber,
+    current: &'a Plan,
+    window: &'a [UsageMonth; WINDOW_MONTHS],
+    catalog: &'a [Plan],
+) -> PricedWindow<'a> {
+    PricedWindow {
+        current,
+        window,
+        current_total: window_total(current, window),
+        candidates: catalog.iter().filter(|p| eligible(p, subscriber)).map(|p| (p, window_total(p, window))).collect(),
+    }
+}
+
+impl PricedWindow<'_> {
+    /// The recommended plan under `policy`, with the monthly saving; `None` when no plan of
+    /// the catalog is eligible (or, for [`Policy::OperatorValue`], none is within the cap).
+    pub fn recommend(&self, policy: Policy) -> Option<Recommendation> {
+        let (candidates, window, current_total) = (&self.candidates, self.window, self.current_total);
+        let chosen = match policy {
+            Policy::MinimumBill => minimum_bill(candidates),
+            Policy::CheapestCovering => candidates
+                .iter()
+                .copied()
+                .filter(|(p, _)| covers_average(p, window))
+                .min_by(|a, b| a.0.monthly_fee.cmp(&b.0.monthly_fee).then_with(|| a.0.plan_id.cmp(&b.0.plan_id)))
+                .or_else(|| minimum_bill(candidates)),
+            Policy::OperatorValue { max_customer_increase } => {
+                // Compare exact totals: the average rises by at most the cap when the total rises
+                // by at most three times the cap.
+                let limit =
+                    current_total.0.saturating_add(max_customer_increase.0.saturating_mul(WINDOW_MONTHS as i64));
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|(p, total)| total.0 <= limit && covers_average(p, window))
+                    .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.plan_id.cmp(&a.0.plan_id)))
+                    .or_else(|| minimum_bill(candidates).filter(|(_, total)| total.0 <= limit))
+            }
+        }?;
+        let (plan, recommended_total) = chosen;
+        let monthly_saving = per_month(current_total.0.saturating_sub(recommended_total.0));
+        Some(Recommendation {
+            plan_id: plan.plan_id.clone(),
+            policy,
+            is_current: plan.plan_id == self.current.plan_id,
+            current_total,
+            recommended_total,
+            monthly_saving,
+            revenue_effect: Fen(-monthly_saving.0),
+        })
+    }
+}
+
+/// The recommended plan for a subscriber's window under `policy` (see [`PricedWindow::recommend`]).
 pub fn recommend(
     subscriber: &Subscriber,
     current: &Plan,
@@ -284,40 +347,7 @@ pub fn recommend(
     catalog: &[Plan],
     policy: Policy,
 ) -> Option<Recommendation> {
-    let candidates: Vec<(&Plan, Fen)> =
-        catalog.iter().filter(|p| eligible(p, subscriber)).map(|p| (p, window_total(p, window))).collect();
-    let current_total = window_total(current, window);
-    let chosen = match policy {
-        Policy::MinimumBill => minimum_bill(&candidates),
-        Policy::CheapestCovering => candidates
-            .iter()
-            .copied()
-            .filter(|(p, _)| covers_average(p, window))
-            .min_by(|a, b| a.0.monthly_fee.cmp(&b.0.monthly_fee).then_with(|| a.0.plan_id.cmp(&b.0.plan_id)))
-            .or_else(|| minimum_bill(&candidates)),
-        Policy::OperatorValue { max_customer_increase } => {
-            // Compare exact totals: the average rises by at most the cap when the total rises
-            // by at most three times the cap.
-            let limit = current_total.0.saturating_add(max_customer_increase.0.saturating_mul(WINDOW_MONTHS as i64));
-            candidates
-                .iter()
-                .copied()
-                .filter(|(p, total)| total.0 <= limit && covers_average(p, window))
-                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.plan_id.cmp(&a.0.plan_id)))
-                .or_else(|| minimum_bill(&candidates).filter(|(_, total)| total.0 <= limit))
-        }
-    }?;
-    let (plan, recommended_total) = chosen;
-    let monthly_saving = per_month(current_total.0.saturating_sub(recommended_total.0));
-    Some(Recommendation {
-        plan_id: plan.plan_id.clone(),
-        policy,
-        is_current: plan.plan_id == current.plan_id,
-        current_total,
-        recommended_total,
-        monthly_saving,
-        revenue_effect: Fen(-monthly_saving.0),
-    })
+    price(subscriber, current, window, catalog).recommend(policy)
 }
 
 #[cfg(test)]

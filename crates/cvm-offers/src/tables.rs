@@ -121,7 +121,7 @@ fn table(name: &str) -> &'static Table {
 
 fn payment_type(s: &str) -> PaymentType {
     // The field was checked against the schema's enum before this is called.
-    if s == "prepaid" { PaymentType::Prepaid } else { PaymentType::Postpaid }
+    PaymentType::parse(s).unwrap_or(PaymentType::Postpaid)
 }
 
 /// A CSV reader that maps header names to the table's columns and checks each field.

@@ -34,6 +34,11 @@ impl PaymentType {
             PaymentType::Postpaid => "postpaid",
         }
     }
+
+    /// Reads the schema's spelling.
+    pub fn parse(s: &str) -> Option<PaymentType> {
+        [PaymentType::Prepaid, PaymentType::Postpaid].into_iter().find(|p| p.as_str() == s)
+    }
 }
 
 /// Whether a plan can still be sold.

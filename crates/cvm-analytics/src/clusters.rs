@@ -94,6 +94,18 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// A matrix of no rows and `cols` columns.
+    pub fn empty(cols: usize) -> Matrix {
+        Matrix { rows: 0, cols, data: Vec::new() }
+    }
+
+    /// Appends the rows of `other` (same columns).
+    pub fn append(&mut self, other: &Matrix) {
+        debug_assert_eq!(self.cols, other.cols);
+        self.rows += other.rows;
+        self.data.extend_from_slice(&other.data);
+    }
+
     fn row(&self, i: usize) -> &[f64] {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }

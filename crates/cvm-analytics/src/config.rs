@@ -19,6 +19,24 @@ pub struct RunConfig {
     pub warnings: crate::warnings::WarningRules,
     /// Plan, data and device fit, cross-sell rules and the next best offer.
     pub offers: OffersConfig,
+    /// How the run goes through the warehouse (not what it computes).
+    pub execution: Execution,
+}
+
+/// How a run goes through the warehouse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Execution {
+    /// Subscribers computed at a time: the run's memory grows with this, not with the
+    /// operator's size. Results do not depend on it (sums of money may differ in the last
+    /// digit).
+    pub subscribers_per_range: usize,
+}
+
+impl Default for Execution {
+    fn default() -> Execution {
+        Execution { subscribers_per_range: 500_000 }
+    }
 }
 
 impl RunConfig {

@@ -315,9 +315,14 @@ pub fn feature_sql(window: Window) -> String {
 }
 
 /// Computes the features of every subscriber in the population of `window` from warehouse
-/// `root`.
+/// `root`, in one query (the churn model's training reads whole months this way; the run
+/// goes range by range, see [`subscriber_ranges`]).
 pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
-    let ctx = warehouse_context(root, window).await?;
+    features_in(&warehouse_context(root, window, None).await?, window).await
+}
+
+/// The features of the subscribers `ctx` holds (a whole warehouse or one range of it).
+pub(crate) async fn features_in(ctx: &SessionContext, window: Window) -> Result<Features> {
     let df = ctx.sql(&feature_sql(window)).await?;
     let planned = df.schema().inner().clone();
     let batches = df.collect().await?;
@@ -326,10 +331,75 @@ pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
     Ok(Features { window, schema, batches })
 }
 
+/// Subscriber ids `from..to` (`to` exclusive, `None`: no upper bound): the slice of the
+/// warehouse one step of a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    /// First id of the range.
+    pub from: i64,
+    /// First id after the range, if any.
+    pub to: Option<i64>,
+}
+
+impl IdRange {
+    /// `subscriber_id` within the range, as a filter.
+    fn filter(self) -> datafusion::logical_expr::Expr {
+        use datafusion::prelude::{col, lit};
+        let from = col("subscriber_id").gt_eq(lit(self.from));
+        match self.to {
+            Some(to) => from.and(col("subscriber_id").lt(lit(to))),
+            None => from,
+        }
+    }
+}
+
+/// The subscribers table cut into ranges of `per_range` subscribers (the last may be
+/// shorter), in id order; one range holding everyone when the table is empty.
+///
+/// A run computes range after range so its memory stays bounded whatever the operator's
+/// size; every table keyed by subscriber is filtered to the range, which the Parquet reader
+/// turns into skipped row groups and pages where the files are sorted by subscriber (the
+/// import keeps the export's order). The ranges depend only on the ids and `per_range`, so
+/// the same warehouse gives the same ranges.
+pub async fn subscriber_ranges(root: &Path, per_range: usize) -> Result<Vec<IdRange>> {
+    let t = table("subscribers")?;
+    let path = cvm_warehouse::store::snapshot_path(root, t);
+    if !path.exists() {
+        return Err(AnalyticsError::Warehouse {
+            path: root.to_path_buf(),
+            what: "no subscribers table: import an export first".into(),
+        });
+    }
+    let ctx = SessionContext::new();
+    let df = ctx.read_parquet(path_text(&path)?, ParquetReadOptions::default()).await?;
+    let mut ids: Vec<i64> = Vec::new();
+    for b in df.select_columns(&["subscriber_id"])?.collect().await? {
+        ids.extend(crate::frame::i64_column(&b, "subscriber_id")?.into_iter().flatten());
+    }
+    if ids.windows(2).any(|w| w[0] > w[1]) {
+        ids.sort_unstable();
+    }
+    ids.dedup();
+    let per_range = per_range.max(1);
+    let starts: Vec<i64> = ids.iter().step_by(per_range).copied().collect();
+    if starts.is_empty() {
+        return Ok(vec![IdRange { from: i64::MIN, to: None }]);
+    }
+    Ok(starts
+        .iter()
+        .enumerate()
+        .map(|(k, &from)| IdRange {
+            // The first range starts at the smallest id possible, so no row is outside all ranges.
+            from: if k == 0 { i64::MIN } else { from },
+            to: starts.get(k + 1).copied(),
+        })
+        .collect())
+}
+
 /// Runs the feature query under `EXPLAIN ANALYZE`: the executed plan with the rows and time
 /// of each operator, for auditors and for tuning.
 pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
-    let ctx = warehouse_context(root, window).await?;
+    let ctx = warehouse_context(root, window, None).await?;
     let batches = ctx.sql(&format!("EXPLAIN ANALYZE {}", feature_sql(window))).await?.collect().await?;
     let mut text = String::new();
     for b in &batches {
@@ -341,8 +411,9 @@ pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
     Ok(text)
 }
 
-/// A DataFusion session with the warehouse tables the feature query of `window` reads.
-pub(crate) async fn warehouse_context(root: &Path, window: Window) -> Result<SessionContext> {
+/// A DataFusion session with the warehouse tables the feature query of `window` reads: all
+/// subscribers, or those of `range`.
+pub(crate) async fn warehouse_context(root: &Path, window: Window, range: Option<IdRange>) -> Result<SessionContext> {
     let subscribers = table("subscribers")?;
     if !cvm_warehouse::store::snapshot_path(root, subscribers).exists() {
         return Err(AnalyticsError::Warehouse {
@@ -359,7 +430,7 @@ pub(crate) async fn warehouse_context(root: &Path, window: Window) -> Result<Ses
     let ctx = SessionContext::new_with_config(config);
     for name in ["subscribers", "plans", "devices", "holdings", "offers", "device_pool"] {
         let t = table(name)?;
-        register(&ctx, t, &cvm_warehouse::store::table_files(root, t)).await?;
+        register(&ctx, t, &cvm_warehouse::store::table_files(root, t), range).await?;
     }
     let window_months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let usage = table("usage")?;
@@ -368,7 +439,7 @@ pub(crate) async fn warehouse_context(root: &Path, window: Window) -> Result<Ses
         .map(|m| cvm_warehouse::store::partition_path(root, usage, m))
         .filter(|p| p.exists())
         .collect();
-    register(&ctx, usage, &usage_files).await?;
+    register(&ctx, usage, &usage_files, range).await?;
     // Every event month up to the as-of month: a stop begun before the window lasts into it.
     let events = table("events")?;
     let as_of = window.as_of.to_string();
@@ -377,7 +448,7 @@ pub(crate) async fn warehouse_context(root: &Path, window: Window) -> Result<Ses
         .filter(|m| *m <= as_of)
         .map(|m| cvm_warehouse::store::partition_path(root, events, &m))
         .collect();
-    register(&ctx, events, &event_files).await?;
+    register(&ctx, events, &event_files, range).await?;
     Ok(ctx)
 }
 
@@ -402,14 +473,25 @@ pub(crate) fn register_empty(ctx: &SessionContext, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Registers `files` as `table` in `ctx`; no files is an empty table of the declared
-/// columns (an operator may not export holdings or events at all).
-async fn register(ctx: &SessionContext, table: &Table, files: &[std::path::PathBuf]) -> Result<()> {
+/// Registers `files` as `table` in `ctx`, keeping only the subscribers of `range` where the
+/// table is keyed by subscriber; no files is an empty table of the declared columns (an
+/// operator may not export holdings or events at all).
+async fn register(
+    ctx: &SessionContext,
+    table: &Table,
+    files: &[std::path::PathBuf],
+    range: Option<IdRange>,
+) -> Result<()> {
     if files.is_empty() {
         return register_empty(ctx, table.name);
     }
     let paths = files.iter().map(|p| path_text(p)).collect::<Result<Vec<String>>>()?;
-    let df = ctx.read_parquet(paths, ParquetReadOptions::default()).await?;
+    let mut df = ctx.read_parquet(paths, ParquetReadOptions::default()).await?;
+    if let Some(range) = range
+        && df.schema().has_column_with_unqualified_name("subscriber_id")
+    {
+        df = df.filter(range.filter())?;
+    }
     ctx.register_table(table.name, df.into_view())?;
     Ok(())
 }

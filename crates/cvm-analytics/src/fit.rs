@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::OffersConfig;
 use crate::features::{Window, warehouse_context};
 use crate::frame::{bool_column, f64_column, fen_column, i64_column, string_column, utf8_column};
+use crate::store::TableWriter;
 use crate::{AnalyticsError, Result};
 
 /// Measures of each window month, in the order of `FitInput::months`.
@@ -544,7 +545,7 @@ fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<Ru
 /// The products each subscriber holds at the end of `window`'s as-of month, as baskets for
 /// rule mining (`cvm basket rules --warehouse`); subscribers holding nothing are left out.
 pub async fn held_products(root: &Path, window: Window) -> Result<Baskets> {
-    let ctx = warehouse_context(root, window).await?;
+    let ctx = warehouse_context(root, window, None).await?;
     let sql = format!(
         "SELECT subscriber_id, product FROM holdings WHERE {} ORDER BY subscriber_id, product",
         held_at_month_end(window)
@@ -622,17 +623,9 @@ pub struct OffersSummary {
     pub plan_policy: String,
 }
 
-/// The tables and reports of the offers step.
+/// The reports of the offers step (its tables are written as the run goes).
 #[derive(Debug, Clone)]
 pub struct FitOutput {
-    /// One row per subscriber assessed by plan fit.
-    pub plan_fit: Vec<RecordBatch>,
-    /// One row per subscriber over the data allowance in some window month.
-    pub data_fit: Vec<RecordBatch>,
-    /// One row per subscriber who needs a device, in serving order.
-    pub device_fit: RecordBatch,
-    /// One row per subscriber and channel offered.
-    pub nbo: Vec<RecordBatch>,
     /// Cross-sell rules over the products held.
     pub rules: Vec<RuleRow>,
     /// Counts.
@@ -752,11 +745,9 @@ fn data_fit_batch(rows: &Rows, fits: &[(usize, DataFit)]) -> Result<RecordBatch>
     Ok(RecordBatch::try_new(data_fit_schema(), columns)?)
 }
 
-fn device_fit_batch(
-    allocations: &[DeviceAllocation],
-    subscribers: &HashMap<i64, &DeviceSubscriber>,
-) -> Result<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
+/// Columns of device_fit.parquet.
+pub(crate) fn device_fit_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
         Field::new("subscriber_id", DataType::Int64, false),
         Field::new("branch_id", DataType::Utf8, false),
         Field::new("serving_rank", DataType::UInt32, false),
@@ -766,7 +757,13 @@ fn device_fit_batch(
         Field::new("device_model", DataType::Utf8, true),
         Field::new("device_tier", DataType::Utf8, true),
         money_field("retention_price", true),
-    ]));
+    ]))
+}
+
+fn device_fit_batch(
+    allocations: &[DeviceAllocation],
+    subscribers: &HashMap<i64, &DeviceSubscriber>,
+) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(allocations.iter().map(|a| a.subscriber_id))),
         Arc::new(StringArray::from_iter_values(allocations.iter().map(|a| a.branch_id.as_str()))),
@@ -782,7 +779,7 @@ fn device_fit_batch(
         Arc::new(StringArray::from_iter(allocations.iter().map(|a| a.reserved.as_ref().map(|r| r.1.as_str())))),
         money(allocations.iter().map(|a| a.reserved.as_ref().map(|r| r.2.0)).collect())?,
     ];
-    Ok(RecordBatch::try_new(schema, columns)?)
+    Ok(RecordBatch::try_new(device_fit_schema(), columns)?)
 }
 
 /// One written offer: the row, what is offered and why, and its arbitration.
@@ -833,133 +830,228 @@ fn nbo_batch(rows: &Rows, offers: &[NboRow]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(nbo_schema(), columns)?)
 }
 
-/// Runs the offers step over the run's features (`churn_risk`: one likelihood per feature
-/// row, in order).
-pub async fn fit(
-    root: &Path,
-    window: Window,
-    features: &[RecordBatch],
-    churn_risk: &[f64],
-    cfg: &OffersConfig,
-) -> Result<FitOutput> {
-    let ctx = warehouse_context(root, window).await?;
-    let cat = read_catalogs(&ctx, window).await?;
-    let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
-    let ids: Vec<i64> = rows.iter().flat_map(|r| r.id.iter().map(|v| v.unwrap_or(i64::MIN))).collect();
-    if ids.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(bad("features", "rows are not sorted by subscriber_id".into()));
-    }
-    let inputs = read_inputs(&ctx, window, &ids).await?;
-    let mut offsets = Vec::with_capacity(rows.len());
-    let mut at = 0;
-    for r in &rows {
-        offsets.push(at);
-        at += r.id.len();
-    }
-    let months = window.months();
-
-    let firsts: Vec<Fitted> = rows
-        .par_iter()
-        .zip(offsets.par_iter())
-        .map(|(r, &o)| Fitted::new(r, first_pass(r, &inputs[o..o + r.id.len()], &months, &cat, cfg)))
-        .collect::<Result<_>>()?;
-
-    // The pool is shared by all branches' subscribers at once, in value order.
-    let needing: Vec<DeviceSubscriber> = firsts.iter().flat_map(|f| f.devices.iter().cloned()).collect();
-    let allocations = allocate(&cfg.device_rules(), &cat.pool, &needing);
-    let by_id: HashMap<i64, &DeviceSubscriber> = needing.iter().map(|s| (s.subscriber_id, s)).collect();
-    let device_fit = device_fit_batch(&allocations, &by_id)?;
-    let reserved: HashMap<i64, &DeviceAllocation> =
-        allocations.iter().filter(|a| a.reserved.is_some()).map(|a| (a.subscriber_id, a)).collect();
-
-    let population: Vec<Holdings> = rows
-        .iter()
-        .zip(&offsets)
-        .flat_map(|(r, &o)| {
-            let inputs = &inputs;
-            (0..r.id.len()).filter(|&i| !r.left[i].unwrap_or(false)).map(move |i| inputs[o + i].holdings)
-        })
-        .collect();
-    let (rule_rows, cross, base_rates) = cross_sell_rules(&population, cfg)?;
-    let policy = cfg.nbo_policy();
-
-    let nbo_batches: Vec<(RecordBatch, u64, f64)> = rows
-        .par_iter()
-        .zip(offsets.par_iter())
-        .zip(firsts.par_iter())
-        .map(|((r, &o), first)| {
-            let written = offers_of_batch(
-                r,
-                &inputs[o..],
-                &churn_risk[o..],
-                first,
-                &reserved,
-                &cat,
-                &cross,
-                &base_rates,
-                &policy,
-                cfg,
-            );
-            let subscribers = written.iter().map(|w| w.row).collect::<std::collections::BTreeSet<_>>().len() as u64;
-            let ev = written.iter().map(|w| w.arbitrated.expected_value).sum::<f64>();
-            Ok((nbo_batch(r, &written)?, subscribers, ev))
-        })
-        .collect::<Result<_>>()?;
-
-    let counts = firsts.iter().fold([0u64; 8], |mut sum, f| {
-        for (s, c) in sum.iter_mut().zip(f.counts) {
-            *s += c;
-        }
-        sum
-    });
-    let summary = OffersSummary {
-        plan_fit_assessed: counts[0],
-        persistent_over_use: counts[1],
-        persistent_under_use: counts[2],
-        warm_reminders: counts[3],
-        alerts: counts[4],
-        plan_changes_recommended: counts[5],
-        data_over_quota: counts[6],
-        data_pack_recommended: counts[7],
-        device_needs: allocations.len() as u64,
-        devices_reserved: reserved.len() as u64,
-        pool_units: cat.pool.iter().map(|p| u64::from(p.stock)).sum(),
-        rules: rule_rows.len() as u64,
-        offers: nbo_batches.iter().map(|b| b.0.num_rows() as u64).sum(),
-        subscribers_with_offer: nbo_batches.iter().map(|b| b.1).sum(),
-        expected_value: nbo_batches.iter().map(|b| b.2).sum(),
-        plan_policy: format!("{:?}", cfg.plan_policy),
-    };
-    let plan_fit = firsts.iter().map(|f| f.plan_fit.clone()).collect();
-    let data_fit = firsts.iter().map(|f| f.data_fit.clone()).collect();
-    Ok(FitOutput {
-        plan_fit,
-        data_fit,
-        device_fit,
-        nbo: nbo_batches.into_iter().map(|b| b.0).collect(),
-        rules: rule_rows,
-        summary,
-    })
+/// The offers step across the subscriber ranges of a run: [`OffersRun::first_pass`] on each
+/// range (plan and data fit written at once, device needs and holdings kept), then
+/// [`OffersRun::settle`] once (the pool shared out across all branches in value order, the
+/// cross-sell rules mined over everyone), then [`OffersRun::offers`] on each range.
+pub(crate) struct OffersRun {
+    cat: Catalogs,
+    months: Vec<Month>,
+    /// Plan changes backed by a service task, by row of the run.
+    plan_offers: Vec<PlanChange>,
+    /// Data packs that save money, by row of the run.
+    pack_offers: Vec<PackSaving>,
+    /// Subscribers who need a device.
+    devices: Vec<DeviceSubscriber>,
+    /// Per row of the run: products held at the as-of month end, group member, left.
+    holdings: Vec<Holdings>,
+    in_group: Vec<bool>,
+    left: Vec<bool>,
+    /// The plan- and data-fit counts of [`OffersSummary`], in its order.
+    counts: [u64; 8],
 }
 
-/// Candidates and arbitration for every subscriber of one features batch.
+/// What the offers of every range share: the pool's reservations and the rules.
+pub(crate) struct Settled {
+    reserved: HashMap<i64, DeviceAllocation>,
+    device_needs: u64,
+    rules: Vec<RuleRow>,
+    cross: Vec<CrossSellRule>,
+    base_rates: [f64; 9],
+    policy: NboPolicy,
+}
+
+impl OffersRun {
+    /// Reads the catalogs (plans, offers valid in the window, devices, pools) of warehouse
+    /// `root`.
+    pub(crate) async fn new(root: &Path, window: Window) -> Result<OffersRun> {
+        let ctx = warehouse_context(root, window, None).await?;
+        Ok(OffersRun {
+            cat: read_catalogs(&ctx, window).await?,
+            months: window.months(),
+            plan_offers: Vec::new(),
+            pack_offers: Vec::new(),
+            devices: Vec::new(),
+            holdings: Vec::new(),
+            in_group: Vec::new(),
+            left: Vec::new(),
+            counts: [0; 8],
+        })
+    }
+
+    /// Plan and data fit of one range's features (sorted by subscriber, carrying value and
+    /// tier), whose rows follow those of the ranges before; `ctx` holds that range of the
+    /// warehouse. The fit tables go to `plan_fit` and `data_fit`.
+    pub(crate) async fn first_pass(
+        &mut self,
+        ctx: &SessionContext,
+        window: Window,
+        features: &[RecordBatch],
+        cfg: &OffersConfig,
+        plan_fit: &mut TableWriter,
+        data_fit: &mut TableWriter,
+    ) -> Result<()> {
+        let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
+        let ids: Vec<i64> = rows.iter().flat_map(|r| r.id.iter().map(|v| v.unwrap_or(i64::MIN))).collect();
+        if ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad("features", "rows are not sorted by subscriber_id".into()));
+        }
+        let inputs = read_inputs(ctx, window, &ids).await?;
+        let mut offsets = Vec::with_capacity(rows.len());
+        let mut at = 0;
+        for r in &rows {
+            offsets.push(at);
+            at += r.id.len();
+        }
+        let (cat, months) = (&self.cat, &self.months);
+        let firsts: Vec<Fitted> = rows
+            .par_iter()
+            .zip(offsets.par_iter())
+            .map(|(r, &o)| Fitted::new(r, first_pass(r, &inputs[o..o + r.id.len()], months, cat, cfg)))
+            .collect::<Result<_>>()?;
+        let base = self.holdings.len();
+        for ((f, &o), r) in firsts.into_iter().zip(&offsets).zip(&rows) {
+            plan_fit.write(&f.plan_fit)?;
+            data_fit.write(&f.data_fit)?;
+            for (s, c) in self.counts.iter_mut().zip(f.counts) {
+                *s += c;
+            }
+            let global = base + o;
+            self.plan_offers
+                .extend(f.plan_offers.into_iter().map(|(i, p, over, saving)| (global + i, p, over, saving)));
+            self.pack_offers
+                .extend(f.pack_offers.into_iter().map(|(i, p, m, app, saving)| (global + i, p, m, app, saving)));
+            self.devices.extend(f.devices);
+            self.left.extend(r.left.iter().map(|l| l.unwrap_or(false)));
+        }
+        self.holdings.extend(inputs.iter().map(|i| i.holdings));
+        self.in_group.extend(inputs.iter().map(|i| i.in_group));
+        Ok(())
+    }
+
+    /// Shares the pool out across all branches' subscribers at once, in value order (the
+    /// table goes to `device_fit`), and mines the cross-sell rules over everyone still on the
+    /// network.
+    pub(crate) fn settle(&mut self, cfg: &OffersConfig, device_fit: &mut TableWriter) -> Result<Settled> {
+        let allocations = allocate(&cfg.device_rules(), &self.cat.pool, &self.devices);
+        let by_id: HashMap<i64, &DeviceSubscriber> = self.devices.iter().map(|s| (s.subscriber_id, s)).collect();
+        device_fit.write(&device_fit_batch(&allocations, &by_id)?)?;
+        let device_needs = allocations.len() as u64;
+        let reserved: HashMap<i64, DeviceAllocation> =
+            allocations.into_iter().filter(|a| a.reserved.is_some()).map(|a| (a.subscriber_id, a)).collect();
+        self.devices = Vec::new();
+        let population: Vec<Holdings> =
+            self.holdings.iter().zip(&self.left).filter(|(_, left)| !**left).map(|(h, _)| *h).collect();
+        let (rules, cross, base_rates) = cross_sell_rules(&population, cfg)?;
+        Ok(Settled { reserved, device_needs, rules, cross, base_rates, policy: cfg.nbo_policy() })
+    }
+
+    /// The arbitrated offers of one range's features (whose first row is row `first_row` of
+    /// the run; `churn_risk`: one likelihood per row of the range): the nbo table's batches,
+    /// the subscribers offered something and the offers' expected value.
+    pub(crate) fn offers(
+        &self,
+        settled: &Settled,
+        features: &[RecordBatch],
+        first_row: usize,
+        churn_risk: &[f64],
+        cfg: &OffersConfig,
+    ) -> Result<(Vec<RecordBatch>, u64, f64)> {
+        let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
+        let mut offsets = Vec::with_capacity(rows.len());
+        let mut at = 0;
+        for r in &rows {
+            offsets.push(at);
+            at += r.id.len();
+        }
+        if first_row + at > self.holdings.len() || churn_risk.len() != at {
+            return Err(bad("features", "the second pass does not match the first".into()));
+        }
+        let batches: Vec<(RecordBatch, u64, f64)> = rows
+            .par_iter()
+            .zip(offsets.par_iter())
+            .map(|(r, &o)| {
+                let start = first_row + o;
+                let end = start + r.id.len();
+                let plans = &self.plan_offers[self.plan_offers.partition_point(|p| p.0 < start)
+                    ..self.plan_offers.partition_point(|p| p.0 < end)];
+                let packs = &self.pack_offers[self.pack_offers.partition_point(|p| p.0 < start)
+                    ..self.pack_offers.partition_point(|p| p.0 < end)];
+                let written = offers_of_batch(
+                    r,
+                    start,
+                    &self.holdings[start..end],
+                    &self.in_group[start..end],
+                    &churn_risk[o..o + r.id.len()],
+                    plans,
+                    packs,
+                    &self.cat,
+                    settled,
+                    cfg,
+                );
+                let subscribers = written.iter().map(|w| w.row).collect::<std::collections::BTreeSet<_>>().len() as u64;
+                let ev = written.iter().map(|w| w.arbitrated.expected_value).sum::<f64>();
+                Ok((nbo_batch(r, &written)?, subscribers, ev))
+            })
+            .collect::<Result<_>>()?;
+        let subscribers = batches.iter().map(|b| b.1).sum();
+        let ev = batches.iter().map(|b| b.2).sum();
+        Ok((batches.into_iter().map(|b| b.0).collect(), subscribers, ev))
+    }
+
+    /// The step's counts, once every range has its offers: `offers`, `subscribers` and
+    /// `expected_value` are their totals.
+    pub(crate) fn summary(
+        &self,
+        settled: &Settled,
+        offers: u64,
+        subscribers: u64,
+        expected_value: f64,
+        cfg: &OffersConfig,
+    ) -> FitOutput {
+        let c = self.counts;
+        let summary = OffersSummary {
+            plan_fit_assessed: c[0],
+            persistent_over_use: c[1],
+            persistent_under_use: c[2],
+            warm_reminders: c[3],
+            alerts: c[4],
+            plan_changes_recommended: c[5],
+            data_over_quota: c[6],
+            data_pack_recommended: c[7],
+            device_needs: settled.device_needs,
+            devices_reserved: settled.reserved.len() as u64,
+            pool_units: self.cat.pool.iter().map(|p| u64::from(p.stock)).sum(),
+            rules: settled.rules.len() as u64,
+            offers,
+            subscribers_with_offer: subscribers,
+            expected_value,
+            plan_policy: format!("{:?}", cfg.plan_policy),
+        };
+        FitOutput { rules: settled.rules.clone(), summary }
+    }
+}
+
+/// Candidates and arbitration for every subscriber of one features batch, whose first row
+/// is row `first_row` of the run (`plan_offers` and `pack_offers` are the batch's, by row of
+/// the run).
 #[allow(clippy::too_many_arguments)]
 fn offers_of_batch(
     rows: &Rows,
-    inputs: &[FitInput],
+    first_row: usize,
+    holdings: &[Holdings],
+    in_group: &[bool],
     churn_risk: &[f64],
-    first: &Fitted,
-    reserved: &HashMap<i64, &DeviceAllocation>,
+    plan_offers: &[PlanChange],
+    pack_offers: &[PackSaving],
     cat: &Catalogs,
-    cross: &[CrossSellRule],
-    base_rates: &[f64; 9],
-    policy: &NboPolicy,
+    settled: &Settled,
     cfg: &OffersConfig,
 ) -> Vec<NboRow> {
     let n = rows.id.len();
-    let mut plan_offers: Vec<Option<PlanFitOffer>> = vec![None; n];
-    for (i, plan_id, over_use, monthly_saving) in &first.plan_offers {
-        plan_offers[*i] = Some(PlanFitOffer {
+    let mut plan_offer: Vec<Option<PlanFitOffer>> = vec![None; n];
+    for (i, plan_id, over_use, monthly_saving) in plan_offers {
+        plan_offer[*i - first_row] = Some(PlanFitOffer {
             offer_id: format!("PLAN:{plan_id}"),
             plan_name: cat.plan_index.get(plan_id).map_or(plan_id.as_str(), |&k| cat.plans[k].plan_name.as_str()),
             over_use: *over_use,
@@ -967,10 +1059,10 @@ fn offers_of_batch(
         });
     }
     let offer_by_id: HashMap<&str, &Offer> = cat.offers.iter().map(|o| (o.offer_id.as_str(), o)).collect();
-    let mut pack_offers: Vec<Option<DataPackOffer>> = vec![None; n];
-    for (i, pack, months_over, top_app, monthly_saving) in &first.pack_offers {
+    let mut pack_offer: Vec<Option<DataPackOffer>> = vec![None; n];
+    for (i, pack, months_over, top_app, monthly_saving) in pack_offers {
         if let Some(offer) = offer_by_id.get(pack.as_str()) {
-            pack_offers[*i] = Some(DataPackOffer {
+            pack_offer[*i - first_row] = Some(DataPackOffer {
                 offer,
                 months_over: *months_over,
                 top_app: *top_app,
@@ -985,7 +1077,7 @@ fn offers_of_batch(
         if rows.left[i].unwrap_or(false) {
             continue;
         }
-        let device_offer = reserved.get(&id).and_then(|a| {
+        let device_offer = settled.reserved.get(&id).and_then(|a| {
             let (model, tier, price) = a.reserved.as_ref()?;
             Some(DeviceOffer {
                 device_model: model.as_str(),
@@ -996,19 +1088,19 @@ fn offers_of_batch(
         });
         let profile = Profile {
             arpu: rows.arpu[i].unwrap_or(0.0),
-            holdings: inputs[i].holdings,
+            holdings: holdings[i],
             family_size: rows.family_size[i],
-            in_group: inputs[i].in_group,
+            in_group: in_group[i],
             premium: rows.premium(i),
         };
         nbo::candidates(
-            policy,
+            &settled.policy,
             &profile,
             &cat.offers,
-            cross,
-            base_rates,
-            plan_offers[i].as_ref(),
-            pack_offers[i].as_ref(),
+            &settled.cross,
+            &settled.base_rates,
+            plan_offer[i].as_ref(),
+            pack_offer[i].as_ref(),
             device_offer.as_ref(),
             &mut candidates,
         );
@@ -1023,7 +1115,7 @@ fn offers_of_batch(
             churn_risk: churn_risk[i],
             value: rows.value[i].unwrap_or(0.0),
         };
-        let mut chosen = nbo::arbitrate(policy, &candidates, &standing);
+        let mut chosen = nbo::arbitrate(&settled.policy, &candidates, &standing);
         chosen.sort_by_key(|a| a.priority);
         if cfg.max_channels > 0 {
             chosen.truncate(cfg.max_channels);

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use clusters::ClusterReport;
@@ -49,18 +49,18 @@ pub use segments::{SegmentFile, SegmentReport};
 pub use store::{RunSummary, commit, run_dir};
 pub use value::{LifecycleRow, ValueReport};
 
-/// Everything one run computes, before it is committed to `W/runs/<as-of>/`.
-#[derive(Debug, Clone)]
+/// Everything one run computes: its tables already written into the run's temporary
+/// folder, its reports in memory, until [`commit`] puts them in `W/runs/<as-of>/`.
+#[derive(Debug)]
 pub struct RunOutput {
     /// The window described.
     pub window: Window,
-    /// One row per subscriber: features, value, value tier, lifecycle group and cluster,
-    /// sorted by `subscriber_id`, in batches.
-    pub features: Vec<RecordBatch>,
-    /// Their columns.
-    pub schema: datafusion::arrow::datatypes::SchemaRef,
-    /// (segment, subscriber_id) rows: who is in which segment.
-    pub memberships: RecordBatch,
+    /// The temporary folder holding the tables.
+    pub pending: store::PendingRun,
+    /// Rows of features.parquet (subscribers of the run).
+    pub rows: u64,
+    /// Columns of features.parquet.
+    pub columns: u64,
     /// The value pyramid.
     pub value: ValueReport,
     /// The lifecycle groups.
@@ -69,12 +69,11 @@ pub struct RunOutput {
     pub clusters: ClusterReport,
     /// Segment validity.
     pub segments: SegmentReport,
-    /// Churn rule warnings: (subscriber_id, branch_id, rule, kind, severity, evidence).
-    pub warnings: RecordBatch,
-    /// Their counts by kind, rule and branch.
+    /// Counts of the churn rule warnings by kind, rule and branch.
     pub warning_counts: warnings::WarningCounts,
-    /// Churn scores by the installed model (`W/models/churn.json`), when there is one.
-    pub churn_scores: Option<Vec<RecordBatch>>,
+    /// Subscribers scored by the installed churn model (`W/models/churn.json`), when there is one.
+    pub churn_scored: Option<u64>,
+    /// Cross-sell rules and counts of the offers step.
     pub offers: fit::FitOutput,
     /// The configuration used.
     pub config: RunConfig,
@@ -85,33 +84,31 @@ pub struct RunOutput {
 /// A step of a run, for progress on the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// The feature query over the warehouse.
-    Features,
-    /// Value, tiers and lifecycle groups.
-    Value,
-    /// k-means.
+    /// Range `range` of `of`: the feature query, value, tiers, lifecycle, plan and data fit.
+    Features {
+        /// The range, from 1.
+        range: usize,
+        /// Ranges in all.
+        of: usize,
+    },
+    /// k-means, the value pyramid, the device pool and the cross-sell rules, over everyone.
     Clusters,
-    /// Segment members and validity.
-    Segments,
-    /// Churn rule warnings.
-    Warnings,
-    /// Churn scores by the installed model.
-    ChurnScores,
-    /// Plan, data and device fit, cross-sell rules, next best offer.
-    Offers,
+    /// Range `range` of `of`: clusters, segments, warnings, churn scores, next best offer.
+    Segments {
+        /// The range, from 1.
+        range: usize,
+        /// Ranges in all.
+        of: usize,
+    },
 }
 
 impl Step {
     /// What the step does, for people.
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> String {
         match self {
-            Step::Features => "features from the warehouse",
-            Step::Value => "value pyramid and lifecycle",
-            Step::Clusters => "clustering",
-            Step::Segments => "segments and validity",
-            Step::Warnings => "churn warning rules",
-            Step::ChurnScores => "churn scores",
-            Step::Offers => "plan, data and device fit, next best offer",
+            Step::Features { range, of } => format!("features, value, plan and data fit {range}/{of}"),
+            Step::Clusters => "clusters, pyramid, device pool, rules".into(),
+            Step::Segments { range, of } => format!("segments, warnings, offers {range}/{of}"),
         }
     }
 }
@@ -137,6 +134,21 @@ pub async fn check_segments(config: &RunConfig, analyst: &SegmentFile) -> Result
 }
 
 /// Runs the analytics of `window` over warehouse `root`; `progress` hears each step begin.
+///
+/// The run goes through the subscribers range by range (`execution.subscribers_per_range`),
+/// twice, so its memory is bounded by a range plus a few numbers per subscriber:
+///
+/// 1. per range: the feature query over that range of the warehouse, value, tier and
+///    lifecycle group, plan and data fit (written at once); the rows are kept in a scratch
+///    file of the run's temporary folder; the pyramid, lifecycle and clustering inputs, the
+///    device needs and the holdings are kept;
+/// 2. once: k-means (which needs everyone's behaviour to standardise and to sample), the
+///    pyramid and its Pareto curve, the device pool shared out in value order across all
+///    branches, the cross-sell rules;
+/// 3. per range: the scratch rows with their cluster go to features.parquet; segment
+///    members, warnings, churn scores and the next best offer are written.
+///
+/// Every table is written in subscriber order, as a single query over everyone would.
 pub async fn analyse(
     root: &Path,
     window: Window,
@@ -144,73 +156,159 @@ pub async fn analyse(
     analyst_segments: &SegmentFile,
     progress: &mut dyn FnMut(Step),
 ) -> Result<RunOutput> {
-    progress(Step::Features);
-    let features = compute_features(root, window).await?;
+    // Refuse a wrong segment before any work: the file is checked against the columns.
+    let defs = segments::all_segments(config, analyst_segments)?;
+    let planned = feature_schema(config).await?;
+    let segment_list = segments::check_segments(&SessionContext::new(), &planned, &defs)?;
 
-    progress(Step::Value);
-    // One partition: the derived columns keep the row order, and the report sums add up in
-    // the same order every time, so the same inputs give the same bytes.
+    let ranges = features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
+    let pending = store::PendingRun::create(root, &window.as_of.to_string())?;
+    let mut offers = fit::OffersRun::new(root, window).await?;
+    let mut plan_fit = pending.table(store::files::PLAN_FIT, fit::plan_fit_schema())?;
+    let mut data_fit = pending.table(store::files::DATA_FIT, fit::data_fit_schema())?;
+    // One partition: the derived columns keep the row order, so the same inputs give the
+    // same bytes.
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    let df = ctx.read_batches(features.batches)?;
-    let df = value::with_value_and_lifecycle(&ctx, df, &config.value)?;
-    let valued_schema = df.schema().as_arrow().clone();
-    let valued = df.collect().await?;
+    let mut behaviour = clusters::Matrix::empty(clusters::CLUSTER_FEATURES.len());
+    let mut tally = value::ValueTally::default();
+    let mut scratch = Vec::with_capacity(ranges.len());
+    for (k, range) in ranges.iter().enumerate() {
+        progress(Step::Features { range: k + 1, of: ranges.len() });
+        let warehouse = features::warehouse_context(root, window, Some(*range)).await?;
+        let found = features::features_in(&warehouse, window).await?;
+        if found.batches.iter().all(|b| b.num_rows() == 0) {
+            continue;
+        }
+        let valued =
+            value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
+        behaviour.append(&clusters::behaviour(&valued)?);
+        valued.iter().try_for_each(|b| tally.add(b))?;
+        offers.first_pass(&warehouse, window, &valued, &config.offers, &mut plan_fit, &mut data_fit).await?;
+        let path = pending.path(&format!(".range-{k:05}.parquet"));
+        let mut file = store::TableWriter::create(&path, valued[0].schema())?;
+        file.write_all(&valued)?;
+        file.finish()?;
+        scratch.push(path);
+    }
+    plan_fit.finish()?;
+    data_fit.finish()?;
 
     progress(Step::Clusters);
-    let raw = clusters::behaviour(&valued)?;
-    let (labels, cluster_report) = clusters::cluster(&raw, &config.clustering)?;
-    let mut fields: Vec<Field> = valued_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new("cluster", DataType::UInt32, false));
-    let schema = Arc::new(Schema::new(fields));
-    let mut full = Vec::with_capacity(valued.len());
-    let mut offset = 0;
-    for batch in valued {
-        let mut columns = batch.columns().to_vec();
-        columns.push(Arc::new(UInt32Array::from(labels[offset..offset + batch.num_rows()].to_vec())));
-        offset += batch.num_rows();
-        full.push(RecordBatch::try_new(schema.clone(), columns)?);
-    }
+    let (labels, cluster_report) = clusters::cluster(&behaviour, &config.clustering)?;
+    drop(behaviour);
+    let value = tally.value_report(&config.value);
+    let lifecycle = tally.lifecycle_report();
+    drop(tally);
+    let mut device_fit = pending.table(store::files::DEVICE_FIT, fit::device_fit_schema())?;
+    let settled = offers.settle(&config.offers, &mut device_fit)?;
+    device_fit.finish()?;
 
-    let df = ctx.read_batches(full.clone())?;
-    let value = value::value_report(&df, &config.value).await?;
-    let lifecycle = value::lifecycle_report(&df).await?;
-
-    progress(Step::Segments);
-    let defs = segments::all_segments(config, analyst_segments)?;
-    let checked = segments::check_segments(&ctx, df.schema(), &defs)?;
-    let (memberships, segment_report) = segments::evaluate(&df, &checked, &config.validity).await?;
-
-    progress(Step::Warnings);
-    let (warnings, warning_counts) = warnings::warnings(&df, &config.warnings).await?;
-
-    let churn_scores = match churn::installed(root)? {
-        Some(model) => {
-            progress(Step::ChurnScores);
-            Some(full.iter().map(|b| churn::score(&model, b)).collect::<Result<Vec<_>>>()?)
+    let model = churn::installed(root)?;
+    let mut features_file: Option<store::TableWriter> = None;
+    let mut members = pending.table(store::files::MEMBERS, segments::members_schema())?;
+    let mut warning_file = pending.table(store::files::WARNINGS, warnings::warnings_schema())?;
+    let mut scores_file: Option<store::TableWriter> = None;
+    let mut nbo = pending.table(store::files::NBO, fit::nbo_schema())?;
+    let mut checked: Option<Vec<segments::CheckedSegment>> = None;
+    let mut segment_tally = segments::SegmentTally::new(defs.len());
+    let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
+    let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
+    let mut row = 0;
+    for (k, path) in scratch.iter().enumerate() {
+        progress(Step::Segments { range: k + 1, of: scratch.len() });
+        let valued = store::read_parquet(path)?;
+        let _ = std::fs::remove_file(path);
+        let schema = with_cluster(valued[0].schema().as_ref());
+        let mut full = Vec::with_capacity(valued.len());
+        for batch in valued {
+            let n = batch.num_rows();
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(UInt32Array::from(labels[row..row + n].to_vec())));
+            full.push(RecordBatch::try_new(schema.clone(), columns)?);
+            row += n;
         }
-        None => None,
-    };
+        let first_row = row - full.iter().map(RecordBatch::num_rows).sum::<usize>();
+        match &mut features_file {
+            Some(f) => f.write_all(&full)?,
+            None => {
+                let mut f = pending.table(store::files::FEATURES, schema.clone())?;
+                f.write_all(&full)?;
+                features_file = Some(f);
+            }
+        }
 
-    progress(Step::Offers);
-    let risk = churn_risk(&full, churn_scores.as_deref(), &warnings, &config.offers)?;
-    let offers = fit::fit(root, window, &full, &risk, &config.offers).await?;
+        let df = ctx.read_batches(full.clone())?;
+        let checked = match &checked {
+            Some(c) => c,
+            None => checked.insert(segments::check_segments(&ctx, df.schema(), &defs)?),
+        };
+        members.write(&segment_tally.add(&df, checked).await?)?;
+
+        let (found, counts) = warnings::warnings(&df, &config.warnings).await?;
+        warning_file.write(&found)?;
+        warning_counts.merge(&counts);
+
+        let scores = match &model {
+            Some(model) => {
+                let scores = full.iter().map(|b| churn::score(model, b)).collect::<Result<Vec<_>>>()?;
+                if scores_file.is_none()
+                    && let Some(s) = scores.first()
+                {
+                    scores_file = Some(pending.table(store::files::CHURN_SCORES, s.schema())?);
+                }
+                if let Some(f) = &mut scores_file {
+                    f.write_all(&scores)?;
+                }
+                Some(scores)
+            }
+            None => None,
+        };
+        let risk = churn_risk(&full, scores.as_deref(), &found, &config.offers)?;
+        let (batches, subscribers, ev) = offers.offers(&settled, &full, first_row, &risk, &config.offers)?;
+        nbo.write_all(&batches)?;
+        offered += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        offered_subscribers += subscribers;
+        expected_value += ev;
+    }
+    // No subscriber at all: an empty table with the columns a run has.
+    let features_file = match features_file {
+        Some(f) => f,
+        None => pending.table(store::files::FEATURES, Arc::new(planned.as_arrow().clone()))?,
+    };
+    let (rows, columns) = (features_file.rows(), features_file.columns() as u64);
+    features_file.finish()?;
+    members.finish()?;
+    warning_file.finish()?;
+    if let Some(f) = scores_file {
+        f.finish()?;
+    }
+    nbo.finish()?;
+    let churn_scored = model.as_ref().map(|_| rows);
+    let segments_report = segment_tally.report(&segment_list, &config.validity);
+    let offers = offers.summary(&settled, offered, offered_subscribers, expected_value, &config.offers);
 
     Ok(RunOutput {
         window,
-        features: full,
-        schema,
-        memberships,
+        pending,
+        rows,
+        columns,
         value,
         lifecycle,
         clusters: cluster_report,
-        segments: segment_report,
-        warnings,
+        segments: segments_report,
         warning_counts,
-        churn_scores,
+        churn_scored,
         offers,
         config: config.clone(),
         analyst_segments: analyst_segments.clone(),
     })
+}
+
+/// `schema` with the cluster column added.
+fn with_cluster(schema: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("cluster", DataType::UInt32, false));
+    Arc::new(Schema::new(fields))
 }
 
 /// Why an analytics run failed.

@@ -3,18 +3,17 @@
 //! differentiable).
 
 use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::DFSchema;
-use datafusion::functions_aggregate::expr_fn::{avg, count, stddev_pop, sum};
 use datafusion::logical_expr::{Expr, ExprSchemable};
-use datafusion::prelude::{DataFrame, SessionContext, cast, col, lit, when};
+use datafusion::prelude::{DataFrame, SessionContext, cast, col, lit};
 use serde::{Deserialize, Serialize};
 use std::ops::Not;
 use std::sync::Arc;
 
 use crate::config::{RunConfig, ValidityThresholds};
 use crate::expression::{self, CheckedExpr};
-use crate::frame::{f64_column, i64_column};
+use crate::frame::{bool_column, f64_column, i64_column};
 use crate::{AnalyticsError, Result};
 
 /// The built-in schemes (China Mobile brands, SK Telecom age groups, lifecycle groups).
@@ -175,137 +174,175 @@ fn reachable_expr() -> Expr {
     col("do_not_disturb").not().and(col("consent_sms").or(col("consent_call")).or(col("consent_app_push")))
 }
 
-/// 1 when `e` holds, else 0, as a float to sum.
-fn indicator(e: Expr) -> Result<Expr> {
-    Ok(when(e, lit(1.0)).otherwise(lit(0.0))?)
+/// Count, sum and sum of squares of the non-null values of a measure.
+#[derive(Debug, Clone, Copy, Default)]
+struct Moments {
+    n: u64,
+    sum: f64,
+    squares: f64,
 }
 
-/// Members of every segment, as (segment, subscriber_id) rows sorted by segment order then
-/// subscriber, and the validity report.
-///
-/// Two passes over the features whatever the number of segments: one aggregate for the
-/// population's and every segment's measures, one projection of the predicates for the
-/// members.
-pub async fn evaluate(
-    features: &DataFrame,
-    segments: &[CheckedSegment],
-    thresholds: &ValidityThresholds,
-) -> Result<(RecordBatch, SegmentReport)> {
-    let member = |i: usize| format!("member_{i}");
-    // The inputs of the measures, with each predicate evaluated once as a column.
-    let mut inputs = vec![
-        revenue_expr().alias("revenue"),
-        indicator(reachable_expr())?.alias("reachable"),
-        indicator(col("left_network"))?.alias("churn"),
-    ];
-    inputs.extend(PROFILE_FEATURES.iter().map(|f| cast(col(*f), DataType::Float64).alias(*f)));
-    inputs.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
-    // Population: counts, revenue, means and spreads of the profile features.
-    let mut aggs = vec![count(lit(1)).alias("n"), sum(col("revenue")).alias("revenue")];
-    for f in PROFILE_FEATURES {
-        aggs.push(avg(col(*f)).alias(format!("mean_{f}")));
-        aggs.push(stddev_pop(col(*f)).alias(format!("sd_{f}")));
-    }
-    // Each segment: the same measures over its members (`CASE WHEN member THEN x END` is null
-    // for the others, and aggregates skip nulls).
-    for i in 0..segments.len() {
-        let of_members = |e: Expr| -> Result<Expr> { Ok(when(col(member(i)), e).end()?) };
-        aggs.push(count(of_members(lit(1))?).alias(format!("n_{i}")));
-        aggs.push(sum(of_members(col("revenue"))?).alias(format!("revenue_{i}")));
-        aggs.push(avg(of_members(col("reachable"))?).alias(format!("reachable_{i}")));
-        aggs.push(avg(of_members(col("churn"))?).alias(format!("churn_{i}")));
-        for f in PROFILE_FEATURES {
-            aggs.push(avg(of_members(col(*f))?).alias(format!("mean_{f}_{i}")));
+impl Moments {
+    fn add(&mut self, v: Option<f64>) {
+        if let Some(v) = v {
+            self.n += 1;
+            self.sum += v;
+            self.squares += v * v;
         }
-    }
-    let stats = one_row(features.clone().select(inputs)?.aggregate(vec![], aggs)?).await?;
-    let value = |name: &str| -> Result<Option<f64>> { Ok(f64_column(&stats, name)?[0]) };
-    let n_pop = i64_column(&stats, "n")?[0].unwrap_or(0).max(0) as u64;
-    let rev_pop = value("revenue")?.unwrap_or(0.0);
-
-    let mut report = Vec::with_capacity(segments.len());
-    for (i, seg) in segments.iter().enumerate() {
-        let n = i64_column(&stats, &format!("n_{i}"))?[0].unwrap_or(0).max(0) as u64;
-        let revenue = value(&format!("revenue_{i}"))?.unwrap_or(0.0);
-        let reachable_share = value(&format!("reachable_{i}"))?;
-        let churn_rate = value(&format!("churn_{i}"))?;
-        // Root mean square of standardised mean differences over the features both have.
-        let mut squares = Vec::new();
-        for f in PROFILE_FEATURES {
-            let (Some(pm), Some(sd)) = (value(&format!("mean_{f}"))?, value(&format!("sd_{f}"))?) else { continue };
-            if let Some(m) = value(&format!("mean_{f}_{i}"))?
-                && sd > 0.0
-            {
-                squares.push(((m - pm) / sd).powi(2));
-            }
-        }
-        let profile_distance =
-            (!squares.is_empty()).then(|| (squares.iter().sum::<f64>() / squares.len() as f64).sqrt());
-        let revenue_share = if rev_pop > 0.0 { revenue / rev_pop } else { 0.0 };
-        report.push(SegmentValidity {
-            name: seg.def.name.clone(),
-            scheme: seg.def.scheme.clone(),
-            description: seg.def.description.clone(),
-            predicate: seg.def.predicate.clone(),
-            subscribers: n,
-            subscriber_share: if n_pop > 0 { n as f64 / n_pop as f64 } else { 0.0 },
-            revenue,
-            revenue_share,
-            arpu: (n > 0).then(|| revenue / n as f64),
-            reachable_share,
-            profile_distance,
-            measurable: n > 0,
-            accessible: reachable_share.is_some_and(|s| s >= thresholds.accessible_share),
-            substantial: revenue_share >= thresholds.substantial_revenue_share,
-            differentiable: profile_distance.is_some_and(|d| d >= thresholds.differentiable_distance),
-            churn_rate,
-        });
     }
 
-    // Members: a null predicate (a missing feature) counts as not a member, as in a WHERE.
-    let mut flags = vec![col("subscriber_id")];
-    flags.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
-    let batches = features.clone().select(flags)?.collect().await?;
-    let mut rows: Vec<(usize, i64)> = Vec::new();
-    for i in 0..segments.len() {
-        for b in &batches {
-            let ids = i64_column(b, "subscriber_id")?;
-            let is_member = b.column_by_name(&member(i)).map(|c| c.as_boolean()).ok_or_else(|| {
-                AnalyticsError::Segment { name: segments[i].def.name.clone(), what: "no member flags".into() }
-            })?;
-            rows.extend(
-                (0..b.num_rows())
-                    .filter(|&r| is_member.is_valid(r) && is_member.value(r))
-                    .filter_map(|r| Some((i, ids[r]?))),
-            );
-        }
+    fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
     }
-    let schema = Arc::new(Schema::new(vec![
+
+    /// Population standard deviation.
+    fn sd(&self) -> Option<f64> {
+        let mean = self.mean()?;
+        Some((self.squares / self.n as f64 - mean * mean).max(0.0).sqrt())
+    }
+}
+
+/// What the validity report adds up for the population or one segment.
+#[derive(Debug, Clone, Default)]
+struct GroupTally {
+    n: u64,
+    revenue: f64,
+    reachable: u64,
+    churned: u64,
+    profile: [Moments; PROFILE_FEATURES.len()],
+}
+
+/// Columns of segment_members.parquet.
+pub fn members_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
         Field::new("segment", DataType::Utf8, false),
         Field::new("subscriber_id", DataType::Int64, false),
-    ]));
-    let names = StringArray::from_iter_values(rows.iter().map(|(i, _)| segments[*i].def.name.as_str()));
-    let ids = Int64Array::from_iter_values(rows.iter().map(|(_, id)| *id));
-    let memberships = RecordBatch::try_new(schema, vec![Arc::new(names), Arc::new(ids)])?;
-    let report = SegmentReport {
-        population: n_pop,
-        population_revenue: rev_pop,
-        thresholds: thresholds.clone(),
-        differentiable_basis: "profile distance from the population (no campaign responses in the warehouse yet)"
-            .into(),
-        segments: report,
-    };
-    Ok((memberships, report))
+    ]))
 }
 
-/// Executes an aggregate without groups: one row.
-pub(crate) async fn one_row(df: DataFrame) -> Result<RecordBatch> {
-    let batches = df.collect().await?;
-    let schema = batches.first().map(RecordBatch::schema).ok_or_else(|| AnalyticsError::Warehouse {
-        path: "features".into(),
-        what: "an aggregate gave no rows".into(),
-    })?;
-    Ok(datafusion::arrow::compute::concat_batches(&schema, &batches)?)
+/// The segments' members and validity measures, added up range by range of a run.
+#[derive(Debug, Clone)]
+pub struct SegmentTally {
+    population: GroupTally,
+    segments: Vec<GroupTally>,
+}
+
+impl SegmentTally {
+    /// An empty tally for `segments` segments.
+    pub fn new(segments: usize) -> SegmentTally {
+        SegmentTally { population: GroupTally::default(), segments: vec![GroupTally::default(); segments] }
+    }
+
+    /// Adds the subscribers of `features` (one range of the run); returns their memberships
+    /// as (segment, subscriber_id) rows sorted by segment order then subscriber.
+    ///
+    /// One projection evaluates every predicate once; a null predicate (a missing feature)
+    /// counts as not a member, as in a WHERE.
+    pub async fn add(&mut self, features: &DataFrame, segments: &[CheckedSegment]) -> Result<RecordBatch> {
+        let member = |i: usize| format!("member_{i}");
+        let mut inputs = vec![
+            col("subscriber_id"),
+            revenue_expr().alias("revenue"),
+            reachable_expr().alias("reachable"),
+            col("left_network"),
+        ];
+        inputs.extend(PROFILE_FEATURES.iter().map(|f| cast(col(*f), DataType::Float64).alias(*f)));
+        inputs.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
+        let batches = features.clone().select(inputs)?.collect().await?;
+        let mut rows: Vec<Vec<i64>> = vec![Vec::new(); segments.len()];
+        for b in &batches {
+            let ids = i64_column(b, "subscriber_id")?;
+            let revenue = f64_column(b, "revenue")?;
+            let reachable = bool_column(b, "reachable")?;
+            let left = bool_column(b, "left_network")?;
+            let profile = PROFILE_FEATURES.iter().map(|f| f64_column(b, f)).collect::<Result<Vec<_>>>()?;
+            let flags = (0..segments.len())
+                .map(|i| {
+                    b.column_by_name(&member(i)).map(|c| c.as_boolean().clone()).ok_or_else(|| {
+                        AnalyticsError::Segment { name: segments[i].def.name.clone(), what: "no member flags".into() }
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for r in 0..b.num_rows() {
+                let add = |g: &mut GroupTally| {
+                    g.n += 1;
+                    g.revenue += revenue[r].unwrap_or(0.0);
+                    g.reachable += u64::from(reachable[r].unwrap_or(false));
+                    g.churned += u64::from(left[r].unwrap_or(false));
+                    for (m, column) in g.profile.iter_mut().zip(&profile) {
+                        m.add(column[r]);
+                    }
+                };
+                add(&mut self.population);
+                for (i, is_member) in flags.iter().enumerate() {
+                    if is_member.is_valid(r) && is_member.value(r) {
+                        add(&mut self.segments[i]);
+                        rows[i].extend(ids[r]);
+                    }
+                }
+            }
+        }
+        let names: Vec<&str> = rows
+            .iter()
+            .enumerate()
+            .flat_map(|(i, ids)| ids.iter().map(move |_| segments[i].def.name.as_str()))
+            .collect();
+        let names = StringArray::from(names);
+        let ids = Int64Array::from(rows.concat());
+        Ok(RecordBatch::try_new(members_schema(), vec![Arc::new(names), Arc::new(ids)])?)
+    }
+
+    /// The validity report of `segments` (in the order the tally was made for).
+    pub fn report(&self, segments: &[CheckedSegment], thresholds: &ValidityThresholds) -> SegmentReport {
+        let pop = &self.population;
+        let report = segments
+            .iter()
+            .zip(&self.segments)
+            .map(|(seg, g)| {
+                let n = g.n;
+                // Root mean square of standardised mean differences over the features both have.
+                let squares: Vec<f64> = pop
+                    .profile
+                    .iter()
+                    .zip(&g.profile)
+                    .filter_map(|(p, m)| {
+                        let (pm, sd, m) = (p.mean()?, p.sd()?, m.mean()?);
+                        (sd > 0.0).then(|| ((m - pm) / sd).powi(2))
+                    })
+                    .collect();
+                let profile_distance =
+                    (!squares.is_empty()).then(|| (squares.iter().sum::<f64>() / squares.len() as f64).sqrt());
+                let revenue_share = if pop.revenue > 0.0 { g.revenue / pop.revenue } else { 0.0 };
+                let reachable_share = (n > 0).then(|| g.reachable as f64 / n as f64);
+                SegmentValidity {
+                    name: seg.def.name.clone(),
+                    scheme: seg.def.scheme.clone(),
+                    description: seg.def.description.clone(),
+                    predicate: seg.def.predicate.clone(),
+                    subscribers: n,
+                    subscriber_share: if pop.n > 0 { n as f64 / pop.n as f64 } else { 0.0 },
+                    revenue: g.revenue,
+                    revenue_share,
+                    arpu: (n > 0).then(|| g.revenue / n as f64),
+                    reachable_share,
+                    profile_distance,
+                    measurable: n > 0,
+                    accessible: reachable_share.is_some_and(|s| s >= thresholds.accessible_share),
+                    substantial: revenue_share >= thresholds.substantial_revenue_share,
+                    differentiable: profile_distance.is_some_and(|d| d >= thresholds.differentiable_distance),
+                    churn_rate: (n > 0).then(|| g.churned as f64 / n as f64),
+                }
+            })
+            .collect();
+        SegmentReport {
+            population: pop.n,
+            population_revenue: pop.revenue,
+            thresholds: thresholds.clone(),
+            differentiable_basis: "profile distance from the population (no campaign responses in the warehouse yet)"
+                .into(),
+            segments: report,
+        }
+    }
 }
 
 /// The validity report as Markdown, for `validity.md`.

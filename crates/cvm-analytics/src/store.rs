@@ -11,6 +11,7 @@ use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::{AnalyticsError, Result, RunOutput};
 
@@ -105,44 +106,61 @@ pub fn read_report<T: serde::de::DeserializeOwned>(root: &Path, as_of: &str, nam
     Ok(serde_json::from_reader(std::io::BufReader::new(open_in_run(root, as_of, name)?))?)
 }
 
-/// Writes the run's files to `W/runs/<as-of>/`, replacing a previous run of that month only
-/// once the new one is complete; `segments_version` is the saved version of the analyst's
-/// segments file the run used. Returns the summary written.
+/// A run being written: its tables go into `W/runs/.<as-of>.tmp-<pid>/` while it is
+/// computed; [`commit`] adds the reports and renames the folder over the previous run.
+/// Dropped without a commit (a failed run), the folder is removed and the previous run stays.
+#[derive(Debug)]
+pub struct PendingRun {
+    /// The temporary folder.
+    dir: PathBuf,
+}
+
+impl PendingRun {
+    /// Makes the temporary folder of the run `as_of` in warehouse `root`.
+    pub fn create(root: &Path, as_of: &str) -> Result<PendingRun> {
+        let runs = root.join("runs");
+        fs::create_dir_all(&runs).map_err(io(&runs))?;
+        let dir = runs.join(format!(".{as_of}.tmp-{}", std::process::id()));
+        if dir.exists() {
+            // Left by a dead process that had our pid: nothing else can be writing it.
+            fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        fs::create_dir(&dir).map_err(io(&dir))?;
+        Ok(PendingRun { dir })
+    }
+
+    /// Path of file `name` in the run being written.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A Parquet table of the run, written batch by batch.
+    pub fn table(&self, name: &str, schema: SchemaRef) -> Result<TableWriter> {
+        TableWriter::create(&self.path(name), schema)
+    }
+}
+
+impl Drop for PendingRun {
+    fn drop(&mut self) {
+        // After a commit the folder has been renamed away and this finds nothing.
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Adds the run's reports to its folder and renames it to `W/runs/<as-of>/`, replacing a
+/// previous run of that month only once the new one is complete; `segments_version` is the
+/// saved version of the analyst's segments file the run used. Returns the summary written.
 pub fn commit(root: &Path, run: &RunOutput, segments_version: Option<u32>, seconds: f64) -> Result<RunSummary> {
     let as_of = run.window.as_of.to_string();
-    let runs = root.join("runs");
-    fs::create_dir_all(&runs).map_err(io(&runs))?;
-    let pid = std::process::id();
-    let temp = runs.join(format!(".{as_of}.tmp-{pid}"));
-    if temp.exists() {
-        // Left by a dead process that had our pid: nothing else can be writing it.
-        fs::remove_dir_all(&temp).map_err(io(&temp))?;
-    }
-    fs::create_dir(&temp).map_err(io(&temp))?;
-
-    write_parquet(&temp.join(files::FEATURES), &run.schema, &run.features)?;
-    write_parquet(&temp.join(files::MEMBERS), &run.memberships.schema(), std::slice::from_ref(&run.memberships))?;
+    let temp = &run.pending.dir;
     write_json(&temp.join(files::VALUE), &run.value)?;
     write_json(&temp.join(files::LIFECYCLE), &run.lifecycle)?;
     write_json(&temp.join(files::CLUSTERS), &run.clusters)?;
     write_json(&temp.join(files::SEGMENTS), &run.segments)?;
     write_json(&temp.join(files::CONFIG), &run.config)?;
-    write_parquet(&temp.join(files::WARNINGS), &run.warnings.schema(), std::slice::from_ref(&run.warnings))?;
     write_json(&temp.join(files::WARNING_COUNTS), &run.warning_counts)?;
-    if let Some(scores) = run.churn_scores.as_ref().filter(|s| !s.is_empty()) {
-        write_parquet(&temp.join(files::CHURN_SCORES), &scores[0].schema(), scores)?;
-    }
-    let offers = &run.offers;
-    write_parquet(&temp.join(files::PLAN_FIT), &crate::fit::plan_fit_schema(), &offers.plan_fit)?;
-    write_parquet(&temp.join(files::DATA_FIT), &crate::fit::data_fit_schema(), &offers.data_fit)?;
-    write_parquet(
-        &temp.join(files::DEVICE_FIT),
-        &offers.device_fit.schema(),
-        std::slice::from_ref(&offers.device_fit),
-    )?;
-    write_parquet(&temp.join(files::NBO), &crate::fit::nbo_schema(), &offers.nbo)?;
-    write_json(&temp.join(files::BASKET_RULES), &offers.rules)?;
-    write_json(&temp.join(files::OFFERS), &offers.summary)?;
+    write_json(&temp.join(files::BASKET_RULES), &run.offers.rules)?;
+    write_json(&temp.join(files::OFFERS), &run.offers.summary)?;
     let analyst = toml::to_string(&run.analyst_segments)
         .map_err(|e| AnalyticsError::Config { origin: "segments".into(), what: e.to_string() })?;
     write_text(&temp.join(files::ANALYST_SEGMENTS), &analyst)?;
@@ -150,13 +168,13 @@ pub fn commit(root: &Path, run: &RunOutput, segments_version: Option<u32>, secon
     let summary = RunSummary {
         as_of: as_of.clone(),
         window_months: run.window.months().iter().map(ToString::to_string).collect(),
-        rows: run.features.iter().map(|b| b.num_rows() as u64).sum(),
-        columns: run.schema.fields().len() as u64,
+        rows: run.rows,
+        columns: run.columns,
         segments: run.segments.segments.len() as u64,
         segments_version,
         clusters: run.clusters.k as u64,
         warnings: run.warning_counts.warnings,
-        churn_scored: run.churn_scores.as_ref().map(|s| s.iter().map(|b| b.num_rows() as u64).sum()),
+        churn_scored: run.churn_scored,
         offers: run.offers.summary.offers,
         seconds,
     };
@@ -164,6 +182,8 @@ pub fn commit(root: &Path, run: &RunOutput, segments_version: Option<u32>, secon
 
     // Move the old run aside rather than deleting it first: if we die between the two
     // renames, the previous results still exist (as .<as-of>.old-<pid>).
+    let runs = root.join("runs");
+    let pid = std::process::id();
     let target = run_dir(root, &as_of);
     let old = runs.join(format!(".{as_of}.old-{pid}"));
     let had_old = target.exists();
@@ -173,7 +193,7 @@ pub fn commit(root: &Path, run: &RunOutput, segments_version: Option<u32>, secon
         }
         fs::rename(&target, &old).map_err(io(&target))?;
     }
-    if let Err(e) = fs::rename(&temp, &target) {
+    if let Err(e) = fs::rename(temp, &target) {
         if had_old {
             // Put the previous run back; the error below is what the caller needs to see.
             let _ = fs::rename(&old, &target);
@@ -261,38 +281,91 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Rows handed to the Parquet writer at a time: batches are re-cut to this size so the file's
-/// pages do not depend on how the engine happened to split the rows.
+/// pages do not depend on how the engine or the run's ranges happened to split the rows.
 const WRITE_ROWS: usize = 65_536;
 
-/// Writes `batches` as one Parquet file with fixed properties, so the same rows give the same
-/// bytes.
-fn write_parquet(path: &Path, schema: &datafusion::arrow::datatypes::SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    let props =
-        WriterProperties::builder().set_compression(Compression::SNAPPY).set_created_by("telco-cvm".into()).build();
-    let file = File::create(path).map_err(io(path))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut pending_rows = 0;
-    for batch in batches {
+/// One Parquet file written batch by batch with fixed properties, so the same rows give the
+/// same bytes however they arrive.
+pub struct TableWriter {
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    rows: u64,
+}
+
+impl TableWriter {
+    /// Creates the file at `path` for rows of `schema`.
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<TableWriter> {
+        let props =
+            WriterProperties::builder().set_compression(Compression::SNAPPY).set_created_by("telco-cvm".into()).build();
+        let file = File::create(path).map_err(io(path))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+        Ok(TableWriter { path: path.to_path_buf(), schema, writer, pending: Vec::new(), pending_rows: 0, rows: 0 })
+    }
+
+    /// Appends the rows of `batch`.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        // A batch whose fields differ only in name-identical metadata or nullability is
+        // taken as the file's schema; a real mismatch is an error.
+        let batch = if batch.schema() == self.schema {
+            batch.clone()
+        } else {
+            RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())?
+        };
+        self.rows += batch.num_rows() as u64;
         let mut start = 0;
         while start < batch.num_rows() {
-            let take = (WRITE_ROWS - pending_rows).min(batch.num_rows() - start);
-            pending.push(batch.slice(start, take));
-            pending_rows += take;
+            let take = (WRITE_ROWS - self.pending_rows).min(batch.num_rows() - start);
+            self.pending.push(batch.slice(start, take));
+            self.pending_rows += take;
             start += take;
-            if pending_rows == WRITE_ROWS {
-                writer.write(&datafusion::arrow::compute::concat_batches(schema, &pending)?)?;
-                pending.clear();
-                pending_rows = 0;
+            if self.pending_rows == WRITE_ROWS {
+                self.flush()?;
             }
         }
+        Ok(())
     }
-    if pending_rows > 0 || batches.iter().all(|b| b.num_rows() == 0) {
-        writer.write(&datafusion::arrow::compute::concat_batches(schema, &pending)?)?;
+
+    /// Appends every batch of `batches`.
+    pub fn write_all(&mut self, batches: &[RecordBatch]) -> Result<()> {
+        batches.iter().try_for_each(|b| self.write(b))
     }
-    let file = writer.into_inner()?;
-    file.sync_all().map_err(io(path))?;
-    Ok(())
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Columns of the table.
+    pub fn columns(&self) -> usize {
+        self.schema.fields().len()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.writer.write(&datafusion::arrow::compute::concat_batches(&self.schema, &self.pending)?)?;
+        self.pending.clear();
+        self.pending_rows = 0;
+        Ok(())
+    }
+
+    /// Writes what is pending, closes the file and syncs it.
+    pub fn finish(mut self) -> Result<()> {
+        if self.pending_rows > 0 || self.rows == 0 {
+            self.flush()?;
+        }
+        let file = self.writer.into_inner()?;
+        file.sync_all().map_err(io(&self.path))
+    }
+}
+
+/// Reads every batch of the Parquet file at `path`.
+pub(crate) fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = File::open(path).map_err(io(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// Attaches `path` to an I/O error.

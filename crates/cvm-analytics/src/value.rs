@@ -1,16 +1,18 @@
 //! Customer value (客户价值), the value pyramid (价值金字塔) with its Pareto curve, and the
 //! lifecycle groups (生命周期) by tenure.
 
+use std::collections::HashMap;
+
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{DataFrame, SessionContext, cast, col, lit, when};
+use rayon::slice::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ValueModel;
 use crate::expression;
-use crate::frame::{f64_column, i64_column, string_column};
-use crate::segments::revenue_expr;
+use crate::frame::{bool_column, f64_column, utf8_column};
 use crate::{AnalyticsError, Result};
 
 /// Lifecycle groups by tenure: name, description, churn driver, marketing emphasis.
@@ -106,45 +108,102 @@ pub struct ValueReport {
 /// Subscriber shares at which the Pareto curve is reported.
 pub const PARETO_SHARES: &[f64] = &[0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 
-/// Measures the pyramid over features that carry `value` and `value_tier`.
-pub async fn value_report(features: &DataFrame, model: &ValueModel) -> Result<ValueReport> {
-    let groups = group_totals(features, "value_tier", vec![]).await?;
-    let population: u64 = groups.iter().map(|g| g.subscribers).sum();
-    let revenue: f64 = groups.iter().map(|g| g.revenue).sum();
-    let last = model.tiers.len().saturating_sub(1);
-    let tiers = model
-        .tiers
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let g = groups.iter().find(|g| g.key == t.name);
-            let (subscribers, rev) = g.map_or((0, 0.0), |g| (g.subscribers, g.revenue));
-            TierRow {
-                tier: t.name.clone(),
-                min_value: (i < last).then_some(t.min_value),
-                subscribers,
-                subscriber_share: share(subscribers as f64, population as f64),
-                revenue: rev,
-                revenue_share: share(rev, revenue),
-                arpu: (subscribers > 0).then(|| rev / subscribers as f64),
-                strategy: t.strategy.clone(),
-                strategy_zh: t.strategy_zh.clone(),
-            }
-        })
-        .collect();
+/// The pyramid and the lifecycle groups, added up range by range over features that carry
+/// `value`, `value_tier` and `lifecycle_group`.
+#[derive(Debug, Clone, Default)]
+pub struct ValueTally {
+    /// (subscribers, revenue) by value tier.
+    tiers: HashMap<String, (u64, f64)>,
+    /// (subscribers, revenue, left the network) by lifecycle group.
+    lifecycle: HashMap<String, (u64, f64, u64)>,
+    /// (value, revenue) of every subscriber, in id order, for the Pareto curve.
+    values: Vec<(f64, f64)>,
+}
 
-    // Revenue of every subscriber, highest value first (ties by id, for a stable curve).
-    let sorted = features
-        .clone()
-        .select(vec![revenue_expr().alias("revenue"), col("value"), col("subscriber_id")])?
-        .sort(vec![col("value").sort(false, true), col("subscriber_id").sort(true, true)])?
-        .collect()
-        .await?;
-    let mut revenues = Vec::with_capacity(population as usize);
-    for b in &sorted {
-        revenues.extend(f64_column(b, "revenue")?.into_iter().map(|r| r.unwrap_or(0.0)));
+impl ValueTally {
+    /// Adds the subscribers of `batch`.
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        let tier = utf8_column(batch, "value_tier")?;
+        let group = utf8_column(batch, "lifecycle_group")?;
+        let value = f64_column(batch, "value")?;
+        let revenue = f64_column(batch, "arpu_3m_avg")?;
+        let left = bool_column(batch, "left_network")?;
+        for i in 0..batch.num_rows() {
+            // Revenue as `segments::revenue_expr`: the 3-month average, 0 without usage.
+            let rev = revenue[i].unwrap_or(0.0);
+            let t = self.tiers.entry(tier.value(i).to_owned()).or_default();
+            t.0 += 1;
+            t.1 += rev;
+            let g = self.lifecycle.entry(group.value(i).to_owned()).or_default();
+            g.0 += 1;
+            g.1 += rev;
+            g.2 += u64::from(left[i].unwrap_or(false));
+            self.values.push((value[i].unwrap_or(0.0), rev));
+        }
+        Ok(())
     }
-    Ok(ValueReport { model: model.clone(), population, revenue, tiers, pareto: pareto(&revenues) })
+
+    /// The value pyramid of `model`'s tiers.
+    pub fn value_report(&mut self, model: &ValueModel) -> ValueReport {
+        let population: u64 = self.tiers.values().map(|t| t.0).sum();
+        let revenue = sum_in_key_order(self.tiers.iter().map(|(k, t)| (k, t.1)));
+        let last = model.tiers.len().saturating_sub(1);
+        let tiers = model
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let (subscribers, rev) = self.tiers.get(&t.name).copied().unwrap_or_default();
+                TierRow {
+                    tier: t.name.clone(),
+                    min_value: (i < last).then_some(t.min_value),
+                    subscribers,
+                    subscriber_share: share(subscribers as f64, population as f64),
+                    revenue: rev,
+                    revenue_share: share(rev, revenue),
+                    arpu: (subscribers > 0).then(|| rev / subscribers as f64),
+                    strategy: t.strategy.clone(),
+                    strategy_zh: t.strategy_zh.clone(),
+                }
+            })
+            .collect();
+        // Highest value first; a stable sort keeps ties in id order, for a stable curve.
+        self.values.par_sort_by(|a, b| b.0.total_cmp(&a.0));
+        let revenues: Vec<f64> = self.values.iter().map(|v| v.1).collect();
+        ValueReport { model: model.clone(), population, revenue, tiers, pareto: pareto(&revenues) }
+    }
+
+    /// The lifecycle groups.
+    pub fn lifecycle_report(&self) -> Vec<LifecycleRow> {
+        let population: u64 = self.lifecycle.values().map(|g| g.0).sum();
+        let revenue = sum_in_key_order(self.lifecycle.iter().map(|(k, g)| (k, g.1)));
+        LIFECYCLE_GROUPS
+            .iter()
+            .map(|(name, description, driver, emphasis)| {
+                let (subscribers, rev, left) = self.lifecycle.get(*name).copied().unwrap_or_default();
+                LifecycleRow {
+                    group: (*name).into(),
+                    description: (*description).into(),
+                    subscribers,
+                    subscriber_share: share(subscribers as f64, population as f64),
+                    revenue: rev,
+                    revenue_share: share(rev, revenue),
+                    arpu: (subscribers > 0).then(|| rev / subscribers as f64),
+                    left_network: left,
+                    churn_rate: (subscribers > 0).then(|| left as f64 / subscribers as f64),
+                    churn_driver: (*driver).into(),
+                    emphasis: (*emphasis).into(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Sum of group totals added in key order, so the same groups give the same float.
+fn sum_in_key_order<'a>(totals: impl Iterator<Item = (&'a String, f64)>) -> f64 {
+    let mut totals: Vec<(&String, f64)> = totals.collect();
+    totals.sort_by(|a, b| a.0.cmp(b.0));
+    totals.iter().map(|t| t.1).sum()
 }
 
 /// The Pareto curve of revenues listed highest value first.
@@ -188,66 +247,6 @@ pub struct LifecycleRow {
     pub churn_driver: String,
     /// Where marketing puts its weight.
     pub emphasis: String,
-}
-
-/// Measures the lifecycle groups over features that carry `lifecycle_group`.
-pub async fn lifecycle_report(features: &DataFrame) -> Result<Vec<LifecycleRow>> {
-    let left = sum(when(col("left_network"), lit(1_i64)).otherwise(lit(0_i64))?).alias("left_network");
-    let groups = group_totals(features, "lifecycle_group", vec![left]).await?;
-    let population: u64 = groups.iter().map(|g| g.subscribers).sum();
-    let revenue: f64 = groups.iter().map(|g| g.revenue).sum();
-    Ok(LIFECYCLE_GROUPS
-        .iter()
-        .map(|(name, description, driver, emphasis)| {
-            let g = groups.iter().find(|g| g.key == *name);
-            let (subscribers, rev, left) = g.map_or((0, 0.0, 0), |g| (g.subscribers, g.revenue, g.extra[0] as u64));
-            LifecycleRow {
-                group: (*name).into(),
-                description: (*description).into(),
-                subscribers,
-                subscriber_share: share(subscribers as f64, population as f64),
-                revenue: rev,
-                revenue_share: share(rev, revenue),
-                arpu: (subscribers > 0).then(|| rev / subscribers as f64),
-                left_network: left,
-                churn_rate: (subscribers > 0).then(|| left as f64 / subscribers as f64),
-                churn_driver: (*driver).into(),
-                emphasis: (*emphasis).into(),
-            }
-        })
-        .collect())
-}
-
-/// Count, revenue and `extra` aggregates (as floats) of one group.
-struct GroupTotals {
-    key: String,
-    subscribers: u64,
-    revenue: f64,
-    extra: Vec<f64>,
-}
-
-/// Groups the features by `key` and totals subscribers, revenue and `extra`.
-async fn group_totals(features: &DataFrame, key: &str, extra: Vec<Expr>) -> Result<Vec<GroupTotals>> {
-    let extra_names: Vec<String> = extra.iter().map(|e| e.schema_name().to_string()).collect();
-    let mut aggs = vec![count(lit(1)).alias("n"), sum(revenue_expr()).alias("revenue")];
-    aggs.extend(extra);
-    let batches = features.clone().aggregate(vec![col(key)], aggs)?.collect().await?;
-    let mut out = Vec::new();
-    for b in &batches {
-        let keys = string_column(b, key)?;
-        let n = i64_column(b, "n")?;
-        let rev = f64_column(b, "revenue")?;
-        let extras = extra_names.iter().map(|name| f64_column(b, name)).collect::<Result<Vec<_>>>()?;
-        for r in 0..b.num_rows() {
-            out.push(GroupTotals {
-                key: keys[r].clone().unwrap_or_default(),
-                subscribers: n[r].unwrap_or(0).max(0) as u64,
-                revenue: rev[r].unwrap_or(0.0),
-                extra: extras.iter().map(|c| c[r].unwrap_or(0.0)).collect(),
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// `part / whole`, 0 when the whole is 0.

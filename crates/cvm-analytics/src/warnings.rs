@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{DataFrame, col, lit};
 use serde::{Deserialize, Serialize};
@@ -183,6 +183,35 @@ pub struct WarningCounts {
     pub by_branch: BTreeMap<String, u64>,
 }
 
+/// Columns of warnings.parquet.
+pub fn warnings_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("subscriber_id", DataType::Int64, false),
+        Field::new("branch_id", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("evidence", DataType::Utf8, false),
+    ]))
+}
+
+impl WarningCounts {
+    /// Adds the counts of another range of subscribers (ranges never share a subscriber).
+    pub fn merge(&mut self, other: &WarningCounts) {
+        self.warnings += other.warnings;
+        self.subscribers += other.subscribers;
+        for (mine, theirs) in [
+            (&mut self.by_kind, &other.by_kind),
+            (&mut self.by_rule, &other.by_rule),
+            (&mut self.by_branch, &other.by_branch),
+        ] {
+            for (k, n) in theirs {
+                *mine.entry(k.clone()).or_default() += n;
+            }
+        }
+    }
+}
+
 /// Applies every rule to the features; returns the warnings (subscriber_id, branch_id, rule,
 /// kind, severity, evidence; by subscriber then rule order) and their counts.
 pub async fn warnings(features: &DataFrame, thresholds: &WarningRules) -> Result<(RecordBatch, WarningCounts)> {
@@ -221,16 +250,8 @@ pub async fn warnings(features: &DataFrame, thresholds: &WarningRules) -> Result
             last = Some(*id);
         }
     }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("subscriber_id", DataType::Int64, false),
-        Field::new("branch_id", DataType::Utf8, false),
-        Field::new("rule", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("severity", DataType::Utf8, false),
-        Field::new("evidence", DataType::Utf8, false),
-    ]));
     let batch = RecordBatch::try_new(
-        schema,
+        warnings_schema(),
         vec![
             Arc::new(Int64Array::from_iter_values(found.iter().map(|f| f.0))),
             Arc::new(StringArray::from_iter_values(found.iter().map(|f| f.2.as_str()))),

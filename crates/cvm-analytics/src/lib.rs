@@ -184,10 +184,8 @@ pub async fn analyse(
         behaviour.append(&clusters::behaviour(&valued)?);
         valued.iter().try_for_each(|b| tally.add(b))?;
         offers.first_pass(&warehouse, window, &valued, &config.offers, &mut plan_fit, &mut data_fit).await?;
-        let path = pending.path(&format!(".range-{k:05}.parquet"));
-        let mut file = store::TableWriter::create(&path, valued[0].schema())?;
-        file.write_all(&valued)?;
-        file.finish()?;
+        let path = pending.path(&format!(".range-{k:05}.arrow"));
+        store::write_scratch(&path, &valued[0].schema(), &valued)?;
         scratch.push(path);
     }
     plan_fit.finish()?;
@@ -216,7 +214,7 @@ pub async fn analyse(
     let mut row = 0;
     for (k, path) in scratch.iter().enumerate() {
         progress(Step::Segments { range: k + 1, of: scratch.len() });
-        let valued = store::read_parquet(path)?;
+        let valued = store::read_scratch(path)?;
         let _ = std::fs::remove_file(path);
         let schema = with_cluster(valued[0].schema().as_ref());
         let mut full = Vec::with_capacity(valued.len());

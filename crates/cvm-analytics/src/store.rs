@@ -285,14 +285,16 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 const WRITE_ROWS: usize = 65_536;
 
 /// One Parquet file written batch by batch with fixed properties, so the same rows give the
-/// same bytes however they arrive.
+/// same bytes however they arrive. Encoding and compression run on a thread of their own,
+/// beside the run's computing.
 pub struct TableWriter {
     path: PathBuf,
     schema: SchemaRef,
-    writer: ArrowWriter<File>,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     rows: u64,
+    to_writer: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    writer: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl TableWriter {
@@ -301,14 +303,32 @@ impl TableWriter {
         let props =
             WriterProperties::builder().set_compression(Compression::SNAPPY).set_created_by("telco-cvm".into()).build();
         let file = File::create(path).map_err(io(path))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
-        Ok(TableWriter { path: path.to_path_buf(), schema, writer, pending: Vec::new(), pending_rows: 0, rows: 0 })
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+        // Two batches in flight at most: the computing side waits rather than piling up rows.
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let at = path.to_path_buf();
+        let writer = std::thread::spawn(move || -> Result<()> {
+            for batch in batches {
+                writer.write(&batch)?;
+            }
+            let file = writer.into_inner()?;
+            file.sync_all().map_err(io(&at))
+        });
+        Ok(TableWriter {
+            path: path.to_path_buf(),
+            schema,
+            pending: Vec::new(),
+            pending_rows: 0,
+            rows: 0,
+            to_writer: Some(to_writer),
+            writer: Some(writer),
+        })
     }
 
     /// Appends the rows of `batch`.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        // A batch whose fields differ only in name-identical metadata or nullability is
-        // taken as the file's schema; a real mismatch is an error.
+        // A batch whose fields differ only in nullability is taken as the file's schema; a
+        // real mismatch is an error.
         let batch = if batch.schema() == self.schema {
             batch.clone()
         } else {
@@ -344,10 +364,28 @@ impl TableWriter {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.writer.write(&datafusion::arrow::compute::concat_batches(&self.schema, &self.pending)?)?;
+        let batch = datafusion::arrow::compute::concat_batches(&self.schema, &self.pending)?;
         self.pending.clear();
         self.pending_rows = 0;
+        let sent = self.to_writer.as_ref().is_some_and(|w| w.send(batch).is_ok());
+        if !sent {
+            // The writing thread stopped: its error says why.
+            return self.join();
+        }
         Ok(())
+    }
+
+    /// Waits for the writing thread to finish the file.
+    fn join(&mut self) -> Result<()> {
+        self.to_writer = None;
+        match self.writer.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(AnalyticsError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("the thread writing the file panicked"),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Writes what is pending, closes the file and syncs it.
@@ -355,16 +393,28 @@ impl TableWriter {
         if self.pending_rows > 0 || self.rows == 0 {
             self.flush()?;
         }
-        let file = self.writer.into_inner()?;
-        file.sync_all().map_err(io(&self.path))
+        self.join()
     }
 }
 
-/// Reads every batch of the Parquet file at `path`.
-pub(crate) fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = File::open(path).map_err(io(path))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+/// Writes rows the run reads back once (Arrow IPC, LZ4: cheap to write and to read).
+pub(crate) fn write_scratch(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    use datafusion::arrow::ipc::CompressionType;
+    use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
+    let options = IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+    let file = std::io::BufWriter::new(File::create(path).map_err(io(path))?);
+    let mut writer = FileWriter::try_new_with_options(file, schema, options)?;
+    for b in batches {
+        writer.write(b)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// Reads back rows written by [`write_scratch`].
+pub(crate) fn read_scratch(path: &Path) -> Result<Vec<RecordBatch>> {
+    let file = std::io::BufReader::new(File::open(path).map_err(io(path))?);
+    let reader = datafusion::arrow::ipc::reader::FileReader::try_new(file, None)?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 

@@ -6,13 +6,16 @@
 //! features and turns their answers into tables:
 //!
 //! ```text
-//! FIT_SQL      usage of each window month (voice, data, SMS, data by app) side by side,
-//!              the products held at the as-of month end, group membership  -> 1 row/subscriber
-//! per batch    plan fit (flags, alerts, service task, recommended and minimum-bill plan),
-//!              data fit (months over, top app, cheapest pack), device need           (parallel)
-//! device pool  shared out across all subscribers, highest value first
-//! rules        FP-growth over the held products -> cross-sell rules
-//! per batch    NBO candidates and one arbitrated offer per channel                   (parallel)
+//! per range of subscribers (OffersRun::first_pass)
+//!   fit query    usage of each window month (voice, data, SMS, data by app) side by side,
+//!                the products held at the as-of month end, group membership -> 1 row/subscriber
+//!   per batch    plan fit (flags, alerts, service task, recommended and minimum-bill plan),
+//!                data fit (months over, top app, cheapest pack), device need        (parallel)
+//! once (OffersRun::settle)
+//!   device pool  shared out across all subscribers, highest value first
+//!   rules        FP-growth over the held products -> cross-sell rules
+//! per range again (OffersRun::offers)
+//!   per batch    NBO candidates and one arbitrated offer per channel                (parallel)
 //! ```
 //!
 //! Plan fit reads the subscriber's current plan (the warehouse keeps no plan per month) and

@@ -6,17 +6,18 @@
 //! whole; usage for the window months; events up to the as-of month, because a stop that
 //! began before the window still counts inside it) and runs one SQL query
 //! ([`features::FEATURES_SQL`]) whose joins and group-bys DataFusion plans, so the same
-//! plan could later run distributed on Ballista.
+//! plan could later run distributed on Ballista. [`analyse`] runs it range of subscribers
+//! by range, so memory stays bounded whatever the operator's size.
 //!
 //! Every aggregate in that query is exact (integer and decimal sums, counts, minima and
 //! maxima); floats are only made from them after the group-by. Float sums would depend
 //! on the order in which parallel partial aggregates meet, and the same inputs must give
 //! the same bytes.
 //!
-//! The result is sorted by `subscriber_id` and written by [`commit`]: the whole run goes to
-//! `W/runs/.<as-of>.tmp-<pid>/`, which is then renamed over `W/runs/<as-of>` (the previous
-//! run is moved aside first and deleted only once the new one is in place), so a run that
-//! dies leaves the previous results intact.
+//! The tables are written in subscriber order into `W/runs/.<as-of>.tmp-<pid>/` as they are
+//! made; [`commit`] adds the reports and renames the folder over `W/runs/<as-of>` (the
+//! previous run is moved aside first and deleted only once the new one is in place), so a
+//! run that dies leaves the previous results intact.
 //!
 //! The library never reads the clock (see ARCHITECTURE.md): the caller times the run and
 //! passes the seconds to [`commit`] for the summary.
@@ -81,36 +82,43 @@ pub struct RunOutput {
     pub analyst_segments: SegmentFile,
 }
 
-/// A step of a run, for progress on the terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A step of a run, for progress on the terminal; the steps of pass 1 and pass 2 come once
+/// per range of subscribers (see [`analyse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
-    /// Range `range` of `of`: the feature query, value, tiers, lifecycle, plan and data fit.
-    Features {
-        /// The range, from 1.
-        range: usize,
-        /// Ranges in all.
-        of: usize,
-    },
-    /// k-means, the value pyramid, the device pool and the cross-sell rules, over everyone.
+    /// Pass 1: the feature query over a range, value, tier and lifecycle group.
+    Features,
+    /// Pass 1: plan and data fit of the range.
+    Fit,
+    /// Once: k-means, the value pyramid, the device pool and the cross-sell rules.
     Clusters,
-    /// Range `range` of `of`: clusters, segments, warnings, churn scores, next best offer.
-    Segments {
-        /// The range, from 1.
-        range: usize,
-        /// Ranges in all.
-        of: usize,
-    },
+    /// Pass 2: a range's rows with their cluster written, segment members, warnings and
+    /// churn scores.
+    Segments,
+    /// Pass 2: the range's next best offers.
+    Offers,
 }
 
 impl Step {
     /// What the step does, for people.
-    pub fn label(self) -> String {
+    pub fn label(self) -> &'static str {
         match self {
-            Step::Features { range, of } => format!("features, value, plan and data fit {range}/{of}"),
-            Step::Clusters => "clusters, pyramid, device pool, rules".into(),
-            Step::Segments { range, of } => format!("segments, warnings, offers {range}/{of}"),
+            Step::Features => "features, value, lifecycle",
+            Step::Fit => "plan and data fit",
+            Step::Clusters => "clusters, pyramid, device pool, rules",
+            Step::Segments => "segments, warnings, churn scores",
+            Step::Offers => "next best offer",
         }
     }
+}
+
+/// Where a run is: a step, and for the steps done range by range, which range of how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The step beginning.
+    pub step: Step,
+    /// The range (from 1) and the number of ranges, for the steps done per range.
+    pub range: Option<(usize, usize)>,
 }
 
 /// The columns of a run's per-subscriber table (features, value, tiers, lifecycle group,
@@ -154,7 +162,7 @@ pub async fn analyse(
     window: Window,
     config: &RunConfig,
     analyst_segments: &SegmentFile,
-    progress: &mut dyn FnMut(Step),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutput> {
     // Refuse a wrong segment before any work: the file is checked against the columns.
     let defs = segments::all_segments(config, analyst_segments)?;
@@ -173,7 +181,7 @@ pub async fn analyse(
     let mut tally = value::ValueTally::default();
     let mut scratch = Vec::with_capacity(ranges.len());
     for (k, range) in ranges.iter().enumerate() {
-        progress(Step::Features { range: k + 1, of: ranges.len() });
+        progress(Progress { step: Step::Features, range: Some((k + 1, ranges.len())) });
         let warehouse = features::warehouse_context(root, window, Some(*range)).await?;
         let found = features::features_in(&warehouse, window).await?;
         if found.batches.iter().all(|b| b.num_rows() == 0) {
@@ -183,6 +191,7 @@ pub async fn analyse(
             value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
         behaviour.append(&clusters::behaviour(&valued)?);
         valued.iter().try_for_each(|b| tally.add(b))?;
+        progress(Progress { step: Step::Fit, range: Some((k + 1, ranges.len())) });
         offers.first_pass(&warehouse, window, &valued, &config.offers, &mut plan_fit, &mut data_fit).await?;
         let path = pending.path(&format!(".range-{k:05}.arrow"));
         store::write_scratch(&path, &valued[0].schema(), &valued)?;
@@ -191,7 +200,7 @@ pub async fn analyse(
     plan_fit.finish()?;
     data_fit.finish()?;
 
-    progress(Step::Clusters);
+    progress(Progress { step: Step::Clusters, range: None });
     let (labels, cluster_report) = clusters::cluster(&behaviour, &config.clustering)?;
     drop(behaviour);
     let value = tally.value_report(&config.value);
@@ -213,7 +222,7 @@ pub async fn analyse(
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
     let mut row = 0;
     for (k, path) in scratch.iter().enumerate() {
-        progress(Step::Segments { range: k + 1, of: scratch.len() });
+        progress(Progress { step: Step::Segments, range: Some((k + 1, scratch.len())) });
         let valued = store::read_scratch(path)?;
         let _ = std::fs::remove_file(path);
         let schema = with_cluster(valued[0].schema().as_ref());
@@ -262,6 +271,7 @@ pub async fn analyse(
             None => None,
         };
         let risk = churn_risk(&full, scores.as_deref(), &found, &config.offers)?;
+        progress(Progress { step: Step::Offers, range: Some((k + 1, scratch.len())) });
         let (batches, subscribers, ev) = offers.offers(&settled, &full, first_row, &risk, &config.offers)?;
         nbo.write_all(&batches)?;
         offered += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use cvm_analytics::{RunConfig, SegmentFile, Step, Window};
+use cvm_analytics::{Progress, RunConfig, SegmentFile, Step, Window};
 use cvm_domain::Month;
 use serde_json::json;
 
@@ -95,22 +95,35 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let started = Instant::now();
-    // Each step's seconds are printed when the next one starts, and the last one's at the end.
+    // A line as each range begins; each step's seconds are added up over the ranges and
+    // printed at the end.
     let mut current: Option<(Step, Instant)> = None;
-    let mut step_done = |next: Option<Step>| {
+    let mut totals: std::collections::BTreeMap<Step, f64> = Default::default();
+    let mut step_done = |next: Option<Progress>| {
         if let Some((step, at)) = current.take() {
-            eprintln!("  {:<32} {:>8.2} s", step.label(), at.elapsed().as_secs_f64());
+            *totals.entry(step).or_default() += at.elapsed().as_secs_f64();
         }
-        if let Some(step) = next {
-            eprintln!("run {}: {}...", args.as_of, step.label());
-            current = Some((step, Instant::now()));
+        if let Some(p) = next {
+            let first_of_range = matches!(p.step, Step::Features | Step::Segments | Step::Clusters);
+            if first_of_range {
+                let pass = match (p.step, p.range) {
+                    (Step::Features, Some((k, n))) => format!("pass 1, range {k}/{n}"),
+                    (_, Some((k, n))) => format!("pass 2, range {k}/{n}"),
+                    _ => p.step.label().to_owned(),
+                };
+                eprintln!("run {}: {pass} ({:.1} s)", args.as_of, started.elapsed().as_secs_f64());
+            }
+            current = Some((p.step, Instant::now()));
         }
     };
     let analyst = segments.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
     let output = runtime
-        .block_on(cvm_analytics::analyse(&args.warehouse, window, &config, &analyst, &mut |s| step_done(Some(s))))
+        .block_on(cvm_analytics::analyse(&args.warehouse, window, &config, &analyst, &mut |p| step_done(Some(p))))
         .with_context(|| format!("run as of {}", args.as_of))?;
     step_done(None);
+    for (step, seconds) in &totals {
+        eprintln!("  {:<40} {seconds:>8.2} s", step.label());
+    }
     // Saved only once every predicate passed: a refused file never becomes a version.
     let version = segments.map(|(text, _)| cvm_analytics::store::save_segments(&args.warehouse, &text)).transpose()?;
     let seconds = started.elapsed().as_secs_f64();

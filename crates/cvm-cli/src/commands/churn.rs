@@ -11,6 +11,12 @@ use cvm_churn::model::{ChurnModel, FoldResult, TrainConfig, cross_validate};
 use serde_json::{Value, json};
 
 use crate::output::{Format, Report};
+use cvm_analytics::churn::ChurnKind;
+
+/// Parses `--kind`, naming the kinds on a mistake.
+fn parse_kind(s: &str) -> Result<ChurnKind, String> {
+    s.parse().map_err(|e: cvm_analytics::AnalyticsError| e.to_string())
+}
 
 /// The churn model commands.
 #[derive(Debug, clap::Subcommand)]
@@ -25,6 +31,9 @@ pub enum ChurnCommand {
     Score(ScoreArgs),
     /// The riskiest subscribers of a run, as scored by the installed model, with reasons.
     Top(TopArgs),
+    /// The lines that churned in a month, by kind, as the warehouse shows them: the labels
+    /// `train --warehouse` learns from.
+    Labels(LabelsArgs),
 }
 
 /// Which table to read and how its label is written.
@@ -81,11 +90,16 @@ pub struct TrainArgs {
     /// A subscriber id column, never used as a feature.
     #[arg(long)]
     id: Option<String>,
-    /// Train on this warehouse's history instead: features as of each month, label = left the
-    /// network the month after; the model is installed for `cvm run`.
+    /// Train on this warehouse's history instead: features as of each month, label = churn of
+    /// --kind the month after; the model is installed for `cvm run`.
     #[arg(long, requires = "as_of")]
     warehouse: Option<PathBuf>,
-    /// With --warehouse: test on features as of the month before this one (label: left in this
+    /// With --warehouse: the kind of churn to learn: leave_network (the line closed),
+    /// internal_switch (new number, or a cheaper plan of the mass brand) or revenue_loss (a
+    /// cheaper plan and the bill at most 60% of the 3-month mean).
+    #[arg(long, default_value = "leave_network", value_parser = parse_kind, requires = "warehouse")]
+    kind: ChurnKind,
+    /// With --warehouse: test on features as of the month before this one (label: churn in this
     /// month), train on the --history months before that.
     #[arg(long, value_parser = super::run::parse_month)]
     as_of: Option<cvm_domain::Month>,
@@ -93,7 +107,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2)]
     history: usize,
     /// With --warehouse: the generator's truth/churn.csv, to compare the model's test AUC with
-    /// the AUC of the planted churn probability itself (the best any model can do).
+    /// the AUC of the planted churn probability itself (the best any model can do; it is the
+    /// probability of any kind of churn, so the comparison is meant for leave_network).
     #[arg(long)]
     planted: Option<PathBuf>,
     /// Where to write the model file (JSON); required with --input.
@@ -157,6 +172,23 @@ pub struct TopArgs {
     limit: usize,
 }
 
+/// Arguments of `cvm churn labels`.
+#[derive(Debug, clap::Args)]
+pub struct LabelsArgs {
+    /// Warehouse folder.
+    #[arg(long)]
+    warehouse: PathBuf,
+    /// The month the churn happened in, `YYYY-MM` (the label of the rows as of the month before).
+    #[arg(long, value_parser = super::run::parse_month)]
+    month: cvm_domain::Month,
+    /// Only this kind of churn.
+    #[arg(long, value_parser = parse_kind)]
+    kind: Option<ChurnKind>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+}
+
 /// Runs a `cvm churn` command.
 pub fn run(cmd: ChurnCommand) -> anyhow::Result<()> {
     match cmd {
@@ -165,6 +197,7 @@ pub fn run(cmd: ChurnCommand) -> anyhow::Result<()> {
         ChurnCommand::Evaluate(a) => evaluate(a),
         ChurnCommand::Score(a) => score(a),
         ChurnCommand::Top(a) => top(a),
+        ChurnCommand::Labels(a) => labels(a),
     }
 }
 
@@ -312,13 +345,16 @@ fn train_on_history(a: &TrainArgs, warehouse: &std::path::Path) -> anyhow::Resul
         warehouse,
         as_of,
         a.history,
+        a.kind,
         &config,
         &mut progress,
     ))?;
     let path = cvm_analytics::churn::install(warehouse, &trained)?;
     eprintln!(
-        "trained on {} rows (as of {}), {} features, {} trees; tested on {} rows as of {} (churn rate {:.4}); \
-         installed as {}",
+        "label: {} ({}); trained on {} rows (as of {}), {} features, {} trees; tested on {} rows as of {} \
+         (churn rate {:.4}); installed as {}",
+        trained.label,
+        trained.kind,
         trained.model.training.rows,
         trained.train_months.join(", "),
         trained.model.training.columns,
@@ -372,6 +408,22 @@ fn planted_probabilities(path: &std::path::Path, month: &str) -> anyhow::Result<
     Ok(out)
 }
 
+/// `cvm churn labels`: the month's churners by kind, with counts on the terminal.
+fn labels(a: LabelsArgs) -> anyhow::Result<()> {
+    let runtime = super::run::query_runtime()?;
+    let churned = runtime.block_on(cvm_analytics::churn::churn_in(&a.warehouse, a.month))?;
+    for kind in ChurnKind::ALL {
+        let n = churned.iter().filter(|(_, k)| *k == kind).count();
+        eprintln!("{kind}: {n} lines in {}", a.month);
+    }
+    let mut out = Report::new(["subscriber_id", "churn_kind"]);
+    for (id, kind) in churned.into_iter().filter(|(_, k)| a.kind.is_none_or(|want| want == *k)) {
+        out.push(vec![json!(id), json!(kind.as_str())]);
+    }
+    out.print(a.format)?;
+    Ok(())
+}
+
 /// `cvm churn top`: a run's churn scores, riskiest first.
 fn top(a: TopArgs) -> anyhow::Result<()> {
     use cvm_analytics::frame::{f64_column, i64_column, string_column};
@@ -386,13 +438,29 @@ fn top(a: TopArgs) -> anyhow::Result<()> {
         .map(|c| string_column(&batch, c))
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
+    // Runs scored before models had a kind have no such column: their models learnt leaving.
+    let kinds = match batch.column_by_name("churn_kind") {
+        Some(_) => string_column(&batch, "churn_kind")?,
+        None => vec![Some(ChurnKind::LeaveNetwork.as_str().to_owned()); batch.num_rows()],
+    };
+    if let Some(kind) = kinds.first().cloned().flatten().and_then(|k| k.parse::<ChurnKind>().ok()) {
+        eprintln!("churn kind: {kind}: {}", kind.label());
+    }
     let mut order: Vec<usize> =
         (0..batch.num_rows()).filter(|&i| a.branch.is_none() || text[0][i] == a.branch).collect();
     order.sort_by(|&x, &y| p[y].unwrap_or(0.0).total_cmp(&p[x].unwrap_or(0.0)).then(ids[x].cmp(&ids[y])));
-    let mut out =
-        Report::new(["subscriber_id", "branch_id", "probability", "decile", "reason_1", "reason_2", "reason_3"]);
+    let mut out = Report::new([
+        "subscriber_id",
+        "branch_id",
+        "churn_kind",
+        "probability",
+        "decile",
+        "reason_1",
+        "reason_2",
+        "reason_3",
+    ]);
     for &i in order.iter().take(a.limit) {
-        let mut row = vec![json!(ids[i]), json!(text[0][i]), json!(p[i]), json!(decile[i])];
+        let mut row = vec![json!(ids[i]), json!(text[0][i]), json!(kinds[i]), json!(p[i]), json!(decile[i])];
         row.extend(text[1..].iter().map(|c| json!(c[i])));
         out.push(row);
     }

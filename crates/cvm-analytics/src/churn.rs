@@ -56,7 +56,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
 use crate::features::{Window, compute_features};
-use crate::frame::{f64_column, i64_column, string_column};
+use crate::frame::{bool_column, f64_column, i64_column, string_column};
 use crate::{AnalyticsError, Result};
 
 /// Columns of the features that are never model inputs: the key, and the as-of month's own
@@ -301,44 +301,19 @@ LEFT JOIN window_bills w ON w.subscriber_id = m.subscriber_id
 LEFT JOIN usage_next n ON n.subscriber_id = m.subscriber_id
 "#;
 
-/// Registers the warehouse `files` of input table `name` as `alias`; no file is an empty
-/// table of the declared columns (a month without events, say).
-async fn register_as(
-    ctx: &datafusion::prelude::SessionContext,
-    name: &str,
-    alias: &str,
-    files: Vec<PathBuf>,
-) -> Result<()> {
-    use datafusion::datasource::MemTable;
-    use datafusion::prelude::ParquetReadOptions;
-    let t = cvm_domain::schema::table(name)
-        .ok_or_else(|| AnalyticsError::Churn(format!("the schema has no {name} table")))?;
-    let files: Vec<String> =
-        files.iter().filter(|p| p.exists()).map(|p| crate::features::path_text(p)).collect::<Result<_>>()?;
-    if files.is_empty() {
-        let schema = cvm_warehouse::arrow_schema::arrow_schema(t);
-        ctx.register_table(alias, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-    } else {
-        let df = ctx.read_parquet(files, ParquetReadOptions::default()).await?;
-        ctx.register_table(alias, df.into_view())?;
-    }
-    Ok(())
-}
-
 /// The internal switches and revenue losses of `t + 1` among lines seen in `t`, from the
 /// events of t + 1, the plan catalog and the bills of t - 2 ..= t + 1.
 pub async fn plan_moves(root: &Path, t: Month) -> Result<PlanMoves> {
+    use crate::features::{register_as, table};
     use cvm_warehouse::store::{partition_path, table_files};
-    let table = |name: &str| {
-        cvm_domain::schema::table(name).ok_or_else(|| AnalyticsError::Churn(format!("the schema has no {name} table")))
-    };
     let (usage, events, plans) = (table("usage")?, table("events")?, table("plans")?);
     let ctx = datafusion::prelude::SessionContext::new();
-    let window: Vec<PathBuf> = (-2..=0).map(|k| partition_path(root, usage, &t.plus(k).to_string())).collect();
-    register_as(&ctx, "usage", "usage_window", window).await?;
-    register_as(&ctx, "usage", "usage_next", vec![partition_path(root, usage, &t.plus(1).to_string())]).await?;
-    register_as(&ctx, "events", "events_next", vec![partition_path(root, events, &t.plus(1).to_string())]).await?;
-    register_as(&ctx, "plans", "plans", table_files(root, plans)).await?;
+    let month = |table, k: i32| partition_path(root, table, &t.plus(k).to_string());
+    let window: Vec<PathBuf> = (-2..=0).map(|k| month(usage, k)).collect();
+    register_as(&ctx, "usage_window", usage, &window, None).await?;
+    register_as(&ctx, "usage_next", usage, &[month(usage, 1)], None).await?;
+    register_as(&ctx, "events_next", events, &[month(events, 1)], None).await?;
+    register_as(&ctx, "plans", plans, &table_files(root, plans), None).await?;
     let (num, den) = REVENUE_LOSS_SHARE;
     let sql = PLAN_MOVES_SQL
         .replace("{brand}", CHEAPEST_BRAND)
@@ -346,18 +321,13 @@ pub async fn plan_moves(root: &Path, t: Month) -> Result<PlanMoves> {
         .replace("{den}", &den.to_string());
     let mut moves = PlanMoves::default();
     for b in ctx.sql(&sql).await?.collect().await? {
-        let flag = |name: &str| {
-            b.column_by_name(name)
-                .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
-                .cloned()
-                .ok_or_else(|| AnalyticsError::Churn(format!("plan moves: no flag {name}")))
-        };
         let ids = i64_column(&b, "subscriber_id")?;
-        let (new_number, cheaper, cheaper_brand, cut) =
-            (flag("new_number")?, flag("cheaper_plan")?, flag("cheaper_brand_plan")?, flag("bill_cut")?);
+        let [new_number, cheaper, cheaper_brand, cut] =
+            ["new_number", "cheaper_plan", "cheaper_brand_plan", "bill_cut"].map(|name| bool_column(&b, name));
+        let (new_number, cheaper, cheaper_brand, cut) = (new_number?, cheaper?, cheaper_brand?, cut?);
         for (i, id) in ids.into_iter().enumerate() {
             let Some(id) = id else { continue };
-            let on = |a: &BooleanArray| datafusion::arrow::array::Array::is_valid(a, i) && a.value(i);
+            let on = |flags: &[Option<bool>]| flags[i] == Some(true);
             let loss = !on(&new_number) && on(&cheaper) && on(&cut);
             if loss {
                 moves.losses.insert(id);

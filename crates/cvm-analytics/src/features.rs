@@ -453,7 +453,7 @@ pub(crate) async fn warehouse_context(root: &Path, window: Window, range: Option
 }
 
 /// The schema declaration of an input table.
-fn table(name: &str) -> Result<&'static Table> {
+pub(crate) fn table(name: &str) -> Result<&'static Table> {
     schema::table(name)
         .ok_or_else(|| AnalyticsError::Warehouse { path: name.into(), what: "not a table of the input schema".into() })
 }
@@ -468,8 +468,13 @@ pub(crate) fn path_text(path: &Path) -> Result<String> {
 /// Registers input table `name` as an empty table of its declared columns.
 pub(crate) fn register_empty(ctx: &SessionContext, name: &str) -> Result<()> {
     let t = table(name)?;
-    let schema = cvm_warehouse::arrow_schema::arrow_schema(t);
-    ctx.register_table(t.name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+    register_empty_as(ctx, t.name, t)
+}
+
+/// Registers an empty table of `table`'s declared columns as `alias`.
+fn register_empty_as(ctx: &SessionContext, alias: &str, table: &Table) -> Result<()> {
+    let schema = cvm_warehouse::arrow_schema::arrow_schema(table);
+    ctx.register_table(alias, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
     Ok(())
 }
 
@@ -482,16 +487,28 @@ async fn register(
     files: &[std::path::PathBuf],
     range: Option<IdRange>,
 ) -> Result<()> {
-    if files.is_empty() {
-        return register_empty(ctx, table.name);
+    register_as(ctx, table.name, table, files, range).await
+}
+
+/// [`register`] under another name, `alias` (a query reading two months of one table apart);
+/// files that do not exist (a month without events, say) are skipped.
+pub(crate) async fn register_as(
+    ctx: &SessionContext,
+    alias: &str,
+    table: &Table,
+    files: &[std::path::PathBuf],
+    range: Option<IdRange>,
+) -> Result<()> {
+    let paths = files.iter().filter(|p| p.exists()).map(|p| path_text(p)).collect::<Result<Vec<String>>>()?;
+    if paths.is_empty() {
+        return register_empty_as(ctx, alias, table);
     }
-    let paths = files.iter().map(|p| path_text(p)).collect::<Result<Vec<String>>>()?;
     let mut df = ctx.read_parquet(paths, ParquetReadOptions::default()).await?;
     if let Some(range) = range
         && df.schema().has_column_with_unqualified_name("subscriber_id")
     {
         df = df.filter(range.filter())?;
     }
-    ctx.register_table(table.name, df.into_view())?;
+    ctx.register_table(alias, df.into_view())?;
     Ok(())
 }

@@ -310,6 +310,17 @@ async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Resul
     Ok(inputs)
 }
 
+/// Where each batch's rows start among all of them, and how many rows there are.
+fn batch_offsets(rows: &[Rows]) -> (Vec<usize>, usize) {
+    let mut offsets = Vec::with_capacity(rows.len());
+    let mut at = 0;
+    for r in rows {
+        offsets.push(at);
+        at += r.id.len();
+    }
+    (offsets, at)
+}
+
 /// The columns of one features batch that the step reads.
 struct Rows {
     id: Vec<Option<i64>>,
@@ -903,12 +914,7 @@ impl OffersRun {
             return Err(bad("features", "rows are not sorted by subscriber_id".into()));
         }
         let inputs = read_inputs(ctx, window, &ids).await?;
-        let mut offsets = Vec::with_capacity(rows.len());
-        let mut at = 0;
-        for r in &rows {
-            offsets.push(at);
-            at += r.id.len();
-        }
+        let (offsets, _) = batch_offsets(&rows);
         let (cat, months) = (&self.cat, &self.months);
         let firsts: Vec<Fitted> = rows
             .par_iter()
@@ -964,12 +970,7 @@ impl OffersRun {
         cfg: &OffersConfig,
     ) -> Result<(Vec<RecordBatch>, u64, f64)> {
         let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
-        let mut offsets = Vec::with_capacity(rows.len());
-        let mut at = 0;
-        for r in &rows {
-            offsets.push(at);
-            at += r.id.len();
-        }
+        let (offsets, at) = batch_offsets(&rows);
         if first_row + at > self.holdings.len() || churn_risk.len() != at {
             return Err(bad("features", "the second pass does not match the first".into()));
         }

@@ -164,10 +164,12 @@ pub async fn analyse(
     analyst_segments: &SegmentFile,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutput> {
-    // Refuse a wrong segment before any work: the file is checked against the columns.
+    // Refuse a wrong segment before any work: the file is checked against the columns,
+    // unqualified, so its expressions apply to every range's rows as they are.
     let defs = segments::all_segments(config, analyst_segments)?;
-    let planned = feature_schema(config).await?;
-    let segment_list = segments::check_segments(&SessionContext::new(), &planned, &defs)?;
+    let planned = Arc::new(feature_schema(config).await?.as_arrow().clone());
+    let columns = datafusion::common::DFSchema::try_from(planned.as_ref().clone())?;
+    let checked = segments::check_segments(&SessionContext::new(), &columns, &defs)?;
 
     let ranges = features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
     let pending = store::PendingRun::create(root, &window.as_of.to_string())?;
@@ -193,9 +195,7 @@ pub async fn analyse(
         valued.iter().try_for_each(|b| tally.add(b))?;
         progress(Progress { step: Step::Fit, range: Some((k + 1, ranges.len())) });
         offers.first_pass(&warehouse, window, &valued, &config.offers, &mut plan_fit, &mut data_fit).await?;
-        let path = pending.path(&format!(".range-{k:05}.arrow"));
-        store::write_scratch(&path, &valued[0].schema(), &valued)?;
-        scratch.push(path);
+        scratch.push(pending.write_scratch(k, &valued)?);
     }
     plan_fit.finish()?;
     data_fit.finish()?;
@@ -216,16 +216,15 @@ pub async fn analyse(
     let mut warning_file = pending.table(store::files::WARNINGS, warnings::warnings_schema())?;
     let mut scores_file: Option<store::TableWriter> = None;
     let mut nbo = pending.table(store::files::NBO, fit::nbo_schema())?;
-    let mut checked: Option<Vec<segments::CheckedSegment>> = None;
     let mut segment_tally = segments::SegmentTally::new(defs.len());
     let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
     let mut row = 0;
     for (k, path) in scratch.iter().enumerate() {
         progress(Progress { step: Step::Segments, range: Some((k + 1, scratch.len())) });
-        let valued = store::read_scratch(path)?;
-        let _ = std::fs::remove_file(path);
+        let valued = store::take_scratch(path)?;
         let schema = with_cluster(valued[0].schema().as_ref());
+        let first_row = row;
         let mut full = Vec::with_capacity(valued.len());
         for batch in valued {
             let n = batch.num_rows();
@@ -234,22 +233,10 @@ pub async fn analyse(
             full.push(RecordBatch::try_new(schema.clone(), columns)?);
             row += n;
         }
-        let first_row = row - full.iter().map(RecordBatch::num_rows).sum::<usize>();
-        match &mut features_file {
-            Some(f) => f.write_all(&full)?,
-            None => {
-                let mut f = pending.table(store::files::FEATURES, schema.clone())?;
-                f.write_all(&full)?;
-                features_file = Some(f);
-            }
-        }
+        pending.table_once(&mut features_file, store::files::FEATURES, &schema)?.write_all(&full)?;
 
         let df = ctx.read_batches(full.clone())?;
-        let checked = match &checked {
-            Some(c) => c,
-            None => checked.insert(segments::check_segments(&ctx, df.schema(), &defs)?),
-        };
-        members.write(&segment_tally.add(&df, checked).await?)?;
+        members.write(&segment_tally.add(&df, &checked).await?)?;
 
         let (found, counts) = warnings::warnings(&df, &config.warnings).await?;
         warning_file.write(&found)?;
@@ -258,13 +245,10 @@ pub async fn analyse(
         let scores = match &model {
             Some(model) => {
                 let scores = full.iter().map(|b| churn::score(model, b)).collect::<Result<Vec<_>>>()?;
-                if scores_file.is_none()
-                    && let Some(s) = scores.first()
-                {
-                    scores_file = Some(pending.table(store::files::CHURN_SCORES, s.schema())?);
-                }
-                if let Some(f) = &mut scores_file {
-                    f.write_all(&scores)?;
+                if let Some(s) = scores.first() {
+                    pending
+                        .table_once(&mut scores_file, store::files::CHURN_SCORES, &s.schema())?
+                        .write_all(&scores)?;
                 }
                 Some(scores)
             }
@@ -281,7 +265,7 @@ pub async fn analyse(
     // No subscriber at all: an empty table with the columns a run has.
     let features_file = match features_file {
         Some(f) => f,
-        None => pending.table(store::files::FEATURES, Arc::new(planned.as_arrow().clone()))?,
+        None => pending.table(store::files::FEATURES, planned)?,
     };
     let (rows, columns) = (features_file.rows(), features_file.columns() as u64);
     features_file.finish()?;
@@ -292,7 +276,7 @@ pub async fn analyse(
     }
     nbo.finish()?;
     let churn_scored = model.as_ref().map(|_| rows);
-    let segments_report = segment_tally.report(&segment_list, &config.validity);
+    let segments_report = segment_tally.report(&checked, &config.validity);
     let offers = offers.summary(&settled, offered, offered_subscribers, expected_value, &config.offers);
 
     Ok(RunOutput {

@@ -138,6 +138,42 @@ impl PendingRun {
     pub fn table(&self, name: &str, schema: SchemaRef) -> Result<TableWriter> {
         TableWriter::create(&self.path(name), schema)
     }
+
+    /// The table in `slot`, made with `schema` the first time: for tables whose columns are
+    /// known only once the first rows exist.
+    pub fn table_once<'a>(
+        &self,
+        slot: &'a mut Option<TableWriter>,
+        name: &str,
+        schema: &SchemaRef,
+    ) -> Result<&'a mut TableWriter> {
+        let table = match slot.take() {
+            Some(t) => t,
+            None => self.table(name, schema.clone())?,
+        };
+        Ok(slot.insert(table))
+    }
+
+    /// Writes range `k`'s rows (not empty) to a scratch file of the run, read back once by
+    /// [`take_scratch`]; returns its path.
+    pub(crate) fn write_scratch(&self, k: usize, batches: &[RecordBatch]) -> Result<PathBuf> {
+        use datafusion::arrow::ipc::CompressionType;
+        use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
+        let path = self.path(&format!(".range-{k:05}.arrow"));
+        let schema = batches.first().map(RecordBatch::schema).ok_or_else(|| AnalyticsError::Io {
+            path: path.clone(),
+            source: std::io::Error::other("no rows to keep"),
+        })?;
+        // Arrow IPC with LZ4: cheap to write and to read, as the rows are read back once.
+        let options = IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+        let file = std::io::BufWriter::new(File::create(&path).map_err(io(&path))?);
+        let mut writer = FileWriter::try_new_with_options(file, &schema, options)?;
+        for b in batches {
+            writer.write(b)?;
+        }
+        writer.finish()?;
+        Ok(path)
+    }
 }
 
 impl Drop for PendingRun {
@@ -397,25 +433,13 @@ impl TableWriter {
     }
 }
 
-/// Writes rows the run reads back once (Arrow IPC, LZ4: cheap to write and to read).
-pub(crate) fn write_scratch(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    use datafusion::arrow::ipc::CompressionType;
-    use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
-    let options = IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
-    let file = std::io::BufWriter::new(File::create(path).map_err(io(path))?);
-    let mut writer = FileWriter::try_new_with_options(file, schema, options)?;
-    for b in batches {
-        writer.write(b)?;
-    }
-    writer.finish()?;
-    Ok(())
-}
-
-/// Reads back rows written by [`write_scratch`].
-pub(crate) fn read_scratch(path: &Path) -> Result<Vec<RecordBatch>> {
+/// Reads back and removes a scratch file written by [`PendingRun::write_scratch`].
+pub(crate) fn take_scratch(path: &Path) -> Result<Vec<RecordBatch>> {
     let file = std::io::BufReader::new(File::open(path).map_err(io(path))?);
     let reader = datafusion::arrow::ipc::reader::FileReader::try_new(file, None)?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    fs::remove_file(path).map_err(io(path))?;
+    Ok(batches)
 }
 
 /// Attaches `path` to an I/O error.

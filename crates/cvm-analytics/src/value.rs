@@ -1,8 +1,6 @@
 //! Customer value (客户价值), the value pyramid (价值金字塔) with its Pareto curve, and the
 //! lifecycle groups (生命周期) by tenure.
 
-use std::collections::HashMap;
-
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::Expr;
@@ -113,9 +111,9 @@ pub const PARETO_SHARES: &[f64] = &[0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.
 #[derive(Debug, Clone, Default)]
 pub struct ValueTally {
     /// (subscribers, revenue) by value tier.
-    tiers: HashMap<String, (u64, f64)>,
+    tiers: Vec<(String, (u64, f64))>,
     /// (subscribers, revenue, left the network) by lifecycle group.
-    lifecycle: HashMap<String, (u64, f64, u64)>,
+    lifecycle: Vec<(String, (u64, f64, u64))>,
     /// (value, revenue) of every subscriber, in id order, for the Pareto curve.
     values: Vec<(f64, f64)>,
 }
@@ -131,10 +129,10 @@ impl ValueTally {
         for i in 0..batch.num_rows() {
             // Revenue as `segments::revenue_expr`: the 3-month average, 0 without usage.
             let rev = revenue[i].unwrap_or(0.0);
-            let t = self.tiers.entry(tier.value(i).to_owned()).or_default();
+            let t = group_of(&mut self.tiers, tier.value(i));
             t.0 += 1;
             t.1 += rev;
-            let g = self.lifecycle.entry(group.value(i).to_owned()).or_default();
+            let g = group_of(&mut self.lifecycle, group.value(i));
             g.0 += 1;
             g.1 += rev;
             g.2 += u64::from(left[i].unwrap_or(false));
@@ -145,7 +143,7 @@ impl ValueTally {
 
     /// The value pyramid of `model`'s tiers.
     pub fn value_report(&mut self, model: &ValueModel) -> ValueReport {
-        let population: u64 = self.tiers.values().map(|t| t.0).sum();
+        let population: u64 = self.tiers.iter().map(|(_, t)| t.0).sum();
         let revenue = sum_in_key_order(self.tiers.iter().map(|(k, t)| (k, t.1)));
         let last = model.tiers.len().saturating_sub(1);
         let tiers = model
@@ -153,7 +151,7 @@ impl ValueTally {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let (subscribers, rev) = self.tiers.get(&t.name).copied().unwrap_or_default();
+                let (subscribers, rev) = totals_of(&self.tiers, &t.name);
                 TierRow {
                     tier: t.name.clone(),
                     min_value: (i < last).then_some(t.min_value),
@@ -175,12 +173,12 @@ impl ValueTally {
 
     /// The lifecycle groups.
     pub fn lifecycle_report(&self) -> Vec<LifecycleRow> {
-        let population: u64 = self.lifecycle.values().map(|g| g.0).sum();
+        let population: u64 = self.lifecycle.iter().map(|(_, g)| g.0).sum();
         let revenue = sum_in_key_order(self.lifecycle.iter().map(|(k, g)| (k, g.1)));
         LIFECYCLE_GROUPS
             .iter()
             .map(|(name, description, driver, emphasis)| {
-                let (subscribers, rev, left) = self.lifecycle.get(*name).copied().unwrap_or_default();
+                let (subscribers, rev, left) = totals_of(&self.lifecycle, name);
                 LifecycleRow {
                     group: (*name).into(),
                     description: (*description).into(),
@@ -197,6 +195,24 @@ impl ValueTally {
             })
             .collect()
     }
+}
+
+/// The totals of group `key`, made empty the first time (a String only then, not per row;
+/// there are a handful of groups, so a list beats hashing).
+fn group_of<'a, V: Default>(groups: &'a mut Vec<(String, V)>, key: &str) -> &'a mut V {
+    let k = match groups.iter().position(|(g, _)| g == key) {
+        Some(k) => k,
+        None => {
+            groups.push((key.to_owned(), V::default()));
+            groups.len() - 1
+        }
+    };
+    &mut groups[k].1
+}
+
+/// The totals of group `key`, zero when no subscriber fell in it.
+fn totals_of<V: Default + Copy>(groups: &[(String, V)], key: &str) -> V {
+    groups.iter().find(|(g, _)| g == key).map(|(_, v)| *v).unwrap_or_default()
 }
 
 /// Sum of group totals added in key order, so the same groups give the same float.

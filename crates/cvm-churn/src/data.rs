@@ -358,15 +358,10 @@ fn push_level((dict, levels, codes): &mut CategoricalBuilder, v: &str) {
 /// files are read on every core (module `chunks`), with the same result and the same first
 /// error (file, line, column) as reading them row by row.
 pub fn read_csv(files: &[PathBuf], opts: &ReadOptions) -> Result<Dataset> {
-    let header = headers(files)?;
-    let (label_idx, id_idx, feature_idx) = roles(&header, files, opts)?;
-    let layout = chunks::Layout { header: &header, label: label_idx, id: id_idx, features: &feature_idx };
-    let table = chunks::read(files, &layout, chunks::CHUNK_BYTES)?;
-    dataset_of(files, opts, &header, &feature_idx, table)
+    read_csv_chunked(files, opts, chunks::CHUNK_BYTES)
 }
 
-/// [`read_csv`] in chunks of about `chunk_bytes`, so tests can cut small files many times.
-#[cfg(test)]
+/// [`read_csv`] in chunks of about `chunk_bytes` (tests cut small files many times).
 fn read_csv_chunked(files: &[PathBuf], opts: &ReadOptions, chunk_bytes: usize) -> Result<Dataset> {
     let header = headers(files)?;
     let (label_idx, id_idx, feature_idx) = roles(&header, files, opts)?;

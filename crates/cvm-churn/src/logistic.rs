@@ -477,14 +477,9 @@ mod tests {
         assert!((b[0] - 9.0f64.ln()).abs() < 1e-8, "{}", b[0]);
     }
 
-    #[test]
-    fn sparse_design_equals_the_dense_standardised_matrix() {
-        // A rare level (1 in 200) has its "on" value clamped at 8 standard deviations.
-        let n = 400;
-        let x: Vec<f64> = (0..n).map(|i| if i % 10 == 0 { f64::NAN } else { (i % 20) as f64 }).collect();
-        let c: Vec<u32> = (0..n).map(|i| if i % 200 == 7 { 2 } else { (i % 2) as u32 }).collect();
-        let y: Vec<bool> = (0..n).map(|i| (i % 20) as f64 + if i % 2 == 0 { 6.0 } else { 0.0 } > 12.0).collect();
-        let ds = Dataset::new(
+    /// A numeric column `x` (NaN missing) and a categorical `c` with levels a, b, c.
+    fn numeric_and_levels(x: Vec<f64>, c: Vec<u32>) -> Dataset {
+        Dataset::new(
             vec![
                 Feature { name: "x".into(), kind: FeatureKind::Numeric },
                 Feature {
@@ -495,7 +490,17 @@ mod tests {
             vec![Column::Numeric(x), Column::Categorical(c)],
             None,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn sparse_design_equals_the_dense_standardised_matrix() {
+        // A rare level (1 in 200) has its "on" value clamped at 8 standard deviations.
+        let n = 400;
+        let x: Vec<f64> = (0..n).map(|i| if i % 10 == 0 { f64::NAN } else { (i % 20) as f64 }).collect();
+        let c: Vec<u32> = (0..n).map(|i| if i % 200 == 7 { 2 } else { (i % 2) as u32 }).collect();
+        let y: Vec<bool> = (0..n).map(|i| (i % 20) as f64 + if i % 2 == 0 { 6.0 } else { 0.0 } > 12.0).collect();
+        let ds = numeric_and_levels(x, c);
         let m = Logistic::fit(&ds, &y, &LogisticParams::default()).unwrap();
         let p = m.terms.len();
         let rows: Vec<usize> = (0..n).collect();
@@ -526,18 +531,7 @@ mod tests {
         let x: Vec<f64> = (0..n).map(|i| if i % 10 == 0 { f64::NAN } else { (i % 20) as f64 }).collect();
         let c: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
         let y: Vec<bool> = (0..n).map(|i| (i % 20) as f64 + if i % 3 == 0 { 6.0 } else { 0.0 } > 12.0).collect();
-        let ds = Dataset::new(
-            vec![
-                Feature { name: "x".into(), kind: FeatureKind::Numeric },
-                Feature {
-                    name: "c".into(),
-                    kind: FeatureKind::Categorical { levels: vec!["a".into(), "b".into(), "c".into()] },
-                },
-            ],
-            vec![Column::Numeric(x), Column::Categorical(c)],
-            None,
-        )
-        .unwrap();
+        let ds = numeric_and_levels(x, c);
         let m = Logistic::fit(&ds, &y, &LogisticParams::default()).unwrap();
         assert!(m.converged);
         let raw = m.predict_raw(&ds);

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
-use common::{arg, cvm_ok, generated_warehouse};
+use common::{arg, cvm_ok, generated_warehouse, leading_json};
 use serde_json::Value;
 
 const KINDS: [&str; 3] = ["leave_network", "internal_switch", "revenue_loss"];
@@ -102,8 +102,7 @@ fn each_kind_of_churn_is_labelled_as_planted_and_learnt_above_chance() {
             "--format",
             "json",
         ]);
-        let json_end = out.rfind(']').unwrap() + 1;
-        let metrics: Vec<Value> = serde_json::from_str(&out[..json_end]).unwrap();
+        let metrics = leading_json(&out);
         let auc = metrics[0]["roc_auc"].as_f64().unwrap();
         let planted_auc = metrics[1]["roc_auc"].as_f64().unwrap();
         eprintln!("{kind}: test AUC {auc:.4} (planted probability of any churn: {planted_auc:.4})");

@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{arg, cvm_ok, generated_warehouse};
+use common::{arg, cvm_ok, generated_warehouse, leading_json};
 use serde_json::Value;
 
 fn rows(out: &str) -> Vec<Value> {
@@ -228,8 +228,7 @@ fn a_churn_model_trained_on_history_scores_the_run_close_to_the_planted_probabil
         "--format",
         "json",
     ]);
-    let json_end = out.rfind(']').unwrap() + 1;
-    let metrics = rows(&out[..json_end]);
+    let metrics = leading_json(&out);
     let model_auc = f(&metrics[0]["roc_auc"]);
     let planted_auc = f(&metrics[1]["roc_auc"]);
     assert!(planted_auc > 0.7, "the planted probability ranks churners: {planted_auc}");

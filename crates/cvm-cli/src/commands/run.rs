@@ -104,14 +104,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             *totals.entry(step).or_default() += at.elapsed().as_secs_f64();
         }
         if let Some(p) = next {
-            let first_of_range = matches!(p.step, Step::Features | Step::Segments | Step::Clusters);
-            if first_of_range {
-                let pass = match (p.step, p.range) {
-                    (Step::Features, Some((k, n))) => format!("pass 1, range {k}/{n}"),
-                    (_, Some((k, n))) => format!("pass 2, range {k}/{n}"),
-                    _ => p.step.label().to_owned(),
-                };
-                eprintln!("run {}: {pass} ({:.1} s)", args.as_of, started.elapsed().as_secs_f64());
+            let line = match (p.step, p.range) {
+                (Step::Features, Some((k, n))) => Some(format!("pass 1, range {k}/{n}")),
+                (Step::Segments, Some((k, n))) => Some(format!("pass 2, range {k}/{n}")),
+                (Step::Clusters, _) => Some(p.step.label().to_owned()),
+                _ => None,
+            };
+            if let Some(line) = line {
+                eprintln!("run {}: {line} ({:.1} s)", args.as_of, started.elapsed().as_secs_f64());
             }
             current = Some((p.step, Instant::now()));
         }

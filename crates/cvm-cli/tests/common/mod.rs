@@ -31,6 +31,13 @@ pub fn cvm_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The JSON rows at the start of `out`, before any words printed after them (as
+/// `cvm churn train --format json` does).
+pub fn leading_json(out: &str) -> Vec<serde_json::Value> {
+    let end = out.rfind(']').map_or(out.len(), |i| i + 1);
+    serde_json::from_str(&out[..end]).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
 /// A path as a `&str` argument.
 pub fn arg(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")

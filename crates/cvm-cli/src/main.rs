@@ -86,6 +86,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Arrow buffers come and go by the million in a run; mimalloc serves them faster than glibc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CVM_LOG").unwrap_or_else(|_| "warn".into()))

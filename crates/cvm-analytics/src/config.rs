@@ -31,11 +31,24 @@ pub struct Execution {
     /// operator's size. Results do not depend on it (sums of money may differ in the last
     /// digit).
     pub subscribers_per_range: usize,
+    /// Ranges computed side by side, each on one thread; 0: one per core. Memory grows with
+    /// this too; results do not depend on it.
+    pub parallel_ranges: usize,
 }
 
 impl Default for Execution {
     fn default() -> Execution {
-        Execution { subscribers_per_range: 500_000 }
+        Execution { subscribers_per_range: 500_000, parallel_ranges: 0 }
+    }
+}
+
+impl Execution {
+    /// Ranges computed side by side on this machine (at least 1).
+    pub fn side_by_side(&self) -> usize {
+        match self.parallel_ranges {
+            0 => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            n => n,
+        }
     }
 }
 

@@ -318,7 +318,7 @@ pub fn feature_sql(window: Window) -> String {
 /// `root`, in one query (the churn model's training reads whole months this way; the run
 /// goes range by range, see [`subscriber_ranges`]).
 pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
-    features_in(&warehouse_context(root, window, None).await?, window).await
+    features_in(&warehouse_context(root, window, None, None).await?, window).await
 }
 
 /// The features of the subscribers `ctx` holds (a whole warehouse or one range of it).
@@ -399,7 +399,7 @@ pub async fn subscriber_ranges(root: &Path, per_range: usize) -> Result<Vec<IdRa
 /// Runs the feature query under `EXPLAIN ANALYZE`: the executed plan with the rows and time
 /// of each operator, for auditors and for tuning.
 pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
-    let ctx = warehouse_context(root, window, None).await?;
+    let ctx = warehouse_context(root, window, None, None).await?;
     let batches = ctx.sql(&format!("EXPLAIN ANALYZE {}", feature_sql(window))).await?.collect().await?;
     let mut text = String::new();
     for b in &batches {
@@ -412,8 +412,13 @@ pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
 }
 
 /// A DataFusion session with the warehouse tables the feature query of `window` reads: all
-/// subscribers, or those of `range`.
-pub(crate) async fn warehouse_context(root: &Path, window: Window, range: Option<IdRange>) -> Result<SessionContext> {
+/// subscribers, or those of `range`; its queries run in `partitions` (default: one per core).
+pub(crate) async fn warehouse_context(
+    root: &Path,
+    window: Window,
+    range: Option<IdRange>,
+    partitions: Option<usize>,
+) -> Result<SessionContext> {
     let subscribers = table("subscribers")?;
     if !cvm_warehouse::store::snapshot_path(root, subscribers).exists() {
         return Err(AnalyticsError::Warehouse {
@@ -424,6 +429,9 @@ pub(crate) async fn warehouse_context(root: &Path, window: Window, range: Option
     // DataFusion's own settings may be tuned through DATAFUSION_* environment variables
     // (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
     let mut config = SessionConfig::from_env()?;
+    if let Some(n) = partitions {
+        config = config.with_target_partitions(n);
+    }
     // Plain Utf8 text, as the warehouse stores it: view types would leak into
     // features.parquet and change its schema with DataFusion's defaults.
     config.options_mut().execution.parquet.schema_force_view_types = false;

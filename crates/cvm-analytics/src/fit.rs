@@ -6,7 +6,7 @@
 //! features and turns their answers into tables:
 //!
 //! ```text
-//! per range of subscribers (OffersRun::first_pass)
+//! per range of subscribers (OffersRun::fit_range, side by side; add_range, in order)
 //!   fit query    usage of each window month (voice, data, SMS, data by app) side by side,
 //!                the products held at the as-of month end, group membership -> 1 row/subscriber
 //!   per batch    plan fit (flags, alerts, service task, recommended and minimum-bill plan),
@@ -562,7 +562,7 @@ fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<Ru
 /// The products each subscriber holds at the end of `window`'s as-of month, as baskets for
 /// rule mining (`cvm basket rules --warehouse`); subscribers holding nothing are left out.
 pub async fn held_products(root: &Path, window: Window) -> Result<Baskets> {
-    let ctx = warehouse_context(root, window, None).await?;
+    let ctx = warehouse_context(root, window, None, None).await?;
     let sql = format!(
         "SELECT subscriber_id, product FROM holdings WHERE {} ORDER BY subscriber_id, product",
         held_at_month_end(window)
@@ -847,8 +847,9 @@ fn nbo_batch(rows: &Rows, offers: &[NboRow]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(nbo_schema(), columns)?)
 }
 
-/// The offers step across the subscriber ranges of a run: [`OffersRun::first_pass`] on each
-/// range (plan and data fit written at once, device needs and holdings kept), then
+/// The offers step across the subscriber ranges of a run: [`OffersRun::fit_range`] on each
+/// range and [`OffersRun::add_range`] in range order (plan and data fit written at once,
+/// device needs and holdings kept), then
 /// [`OffersRun::settle`] once (the pool shared out across all branches in value order, the
 /// cross-sell rules mined over everyone), then [`OffersRun::offers`] on each range.
 pub(crate) struct OffersRun {
@@ -868,6 +869,16 @@ pub(crate) struct OffersRun {
     counts: [u64; 8],
 }
 
+/// Plan and data fit of one range, not yet added to the run.
+pub(crate) struct RangeFit {
+    fitted: Vec<Fitted>,
+    /// Where each features batch's rows start within the range.
+    offsets: Vec<usize>,
+    left: Vec<bool>,
+    holdings: Vec<Holdings>,
+    in_group: Vec<bool>,
+}
+
 /// What the offers of every range share: the pool's reservations and the rules.
 pub(crate) struct Settled {
     reserved: HashMap<i64, DeviceAllocation>,
@@ -882,7 +893,7 @@ impl OffersRun {
     /// Reads the catalogs (plans, offers valid in the window, devices, pools) of warehouse
     /// `root`.
     pub(crate) async fn new(root: &Path, window: Window) -> Result<OffersRun> {
-        let ctx = warehouse_context(root, window, None).await?;
+        let ctx = warehouse_context(root, window, None, None).await?;
         Ok(OffersRun {
             cat: read_catalogs(&ctx, window).await?,
             months: window.months(),
@@ -897,17 +908,15 @@ impl OffersRun {
     }
 
     /// Plan and data fit of one range's features (sorted by subscriber, carrying value and
-    /// tier), whose rows follow those of the ranges before; `ctx` holds that range of the
-    /// warehouse. The fit tables go to `plan_fit` and `data_fit`.
-    pub(crate) async fn first_pass(
-        &mut self,
+    /// tier); `ctx` holds that range of the warehouse. Nothing of the run changes: ranges
+    /// may be fitted side by side, and [`OffersRun::add_range`] adds them in order.
+    pub(crate) async fn fit_range(
+        &self,
         ctx: &SessionContext,
         window: Window,
         features: &[RecordBatch],
         cfg: &OffersConfig,
-        plan_fit: &mut TableWriter,
-        data_fit: &mut TableWriter,
-    ) -> Result<()> {
+    ) -> Result<RangeFit> {
         let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
         let ids: Vec<i64> = rows.iter().flat_map(|r| r.id.iter().map(|v| v.unwrap_or(i64::MIN))).collect();
         if ids.windows(2).any(|w| w[0] >= w[1]) {
@@ -916,13 +925,30 @@ impl OffersRun {
         let inputs = read_inputs(ctx, window, &ids).await?;
         let (offsets, _) = batch_offsets(&rows);
         let (cat, months) = (&self.cat, &self.months);
-        let firsts: Vec<Fitted> = rows
+        let fitted: Vec<Fitted> = rows
             .par_iter()
             .zip(offsets.par_iter())
             .map(|(r, &o)| Fitted::new(r, first_pass(r, &inputs[o..o + r.id.len()], months, cat, cfg)))
             .collect::<Result<_>>()?;
+        Ok(RangeFit {
+            fitted,
+            offsets,
+            left: rows.iter().flat_map(|r| r.left.iter().map(|l| l.unwrap_or(false))).collect(),
+            holdings: inputs.iter().map(|i| i.holdings).collect(),
+            in_group: inputs.iter().map(|i| i.in_group).collect(),
+        })
+    }
+
+    /// Adds a range's fit, whose rows follow those of the ranges added before: the fit tables
+    /// go to `plan_fit` and `data_fit`, what the offers need is kept.
+    pub(crate) fn add_range(
+        &mut self,
+        fit: RangeFit,
+        plan_fit: &mut TableWriter,
+        data_fit: &mut TableWriter,
+    ) -> Result<()> {
         let base = self.holdings.len();
-        for ((f, &o), r) in firsts.into_iter().zip(&offsets).zip(&rows) {
+        for (f, &o) in fit.fitted.into_iter().zip(&fit.offsets) {
             plan_fit.write(&f.plan_fit)?;
             data_fit.write(&f.data_fit)?;
             for (s, c) in self.counts.iter_mut().zip(f.counts) {
@@ -934,10 +960,10 @@ impl OffersRun {
             self.pack_offers
                 .extend(f.pack_offers.into_iter().map(|(i, p, m, app, saving)| (global + i, p, m, app, saving)));
             self.devices.extend(f.devices);
-            self.left.extend(r.left.iter().map(|l| l.unwrap_or(false)));
         }
-        self.holdings.extend(inputs.iter().map(|i| i.holdings));
-        self.in_group.extend(inputs.iter().map(|i| i.in_group));
+        self.left.extend(fit.left);
+        self.holdings.extend(fit.holdings);
+        self.in_group.extend(fit.in_group);
         Ok(())
     }
 

@@ -82,43 +82,48 @@ pub struct RunOutput {
     pub analyst_segments: SegmentFile,
 }
 
-/// A step of a run, for progress on the terminal; the steps of pass 1 and pass 2 come once
-/// per range of subscribers (see [`analyse`]).
+/// A step of a run, for progress on the terminal; the two passes go range of subscribers by
+/// range (see [`analyse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
-    /// Pass 1: the feature query over a range, value, tier and lifecycle group.
+    /// Pass 1: the feature query, value, tier and lifecycle group, plan and data fit.
     Features,
-    /// Pass 1: plan and data fit of the range.
-    Fit,
     /// Once: k-means, the value pyramid, the device pool and the cross-sell rules.
     Clusters,
-    /// Pass 2: a range's rows with their cluster written, segment members, warnings and
-    /// churn scores.
+    /// Pass 2: rows written with their cluster, segment members, warnings, churn scores and
+    /// the next best offers.
     Segments,
-    /// Pass 2: the range's next best offers.
-    Offers,
 }
 
 impl Step {
     /// What the step does, for people.
     pub fn label(self) -> &'static str {
         match self {
-            Step::Features => "features, value, lifecycle",
-            Step::Fit => "plan and data fit",
+            Step::Features => "pass 1: features, value, lifecycle, plan and data fit",
             Step::Clusters => "clusters, pyramid, device pool, rules",
-            Step::Segments => "segments, warnings, churn scores",
-            Step::Offers => "next best offer",
+            Step::Segments => "pass 2: segments, warnings, churn scores, offers",
         }
     }
 }
 
-/// Where a run is: a step, and for the steps done range by range, which range of how many.
+/// Ranges `first..=last` (from 1) of `of`, computed side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ranges {
+    /// First range of the group.
+    pub first: usize,
+    /// Last range of the group.
+    pub last: usize,
+    /// Ranges in the run.
+    pub of: usize,
+}
+
+/// Where a run is: a step beginning, and for the passes, which ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// The step beginning.
     pub step: Step,
-    /// The range (from 1) and the number of ranges, for the steps done per range.
-    pub range: Option<(usize, usize)>,
+    /// The ranges the step begins on, for the passes.
+    pub ranges: Option<Ranges>,
 }
 
 /// The columns of a run's per-subscriber table (features, value, tiers, lifecycle group,
@@ -144,7 +149,7 @@ pub async fn check_segments(config: &RunConfig, analyst: &SegmentFile) -> Result
 /// Runs the analytics of `window` over warehouse `root`; `progress` hears each step begin.
 ///
 /// The run goes through the subscribers range by range (`execution.subscribers_per_range`),
-/// twice, so its memory is bounded by a range plus a few numbers per subscriber:
+/// twice, so its memory is bounded by a few ranges plus a few numbers per subscriber:
 ///
 /// 1. per range: the feature query over that range of the warehouse, value, tier and
 ///    lifecycle group, plan and data fit (written at once); the rows are kept in a scratch
@@ -156,7 +161,10 @@ pub async fn check_segments(config: &RunConfig, analyst: &SegmentFile) -> Result
 /// 3. per range: the scratch rows with their cluster go to features.parquet; segment
 ///    members, warnings, churn scores and the next best offer are written.
 ///
-/// Every table is written in subscriber order, as a single query over everyone would.
+/// In each pass, `execution.parallel_ranges` ranges are computed side by side, each on a
+/// thread of its own with its share of the cores; what they found is then added to the run
+/// in range order. Every table is written in subscriber order, as a single query over
+/// everyone would, and sums are added in the same order whatever ran side by side.
 pub async fn analyse(
     root: &Path,
     window: Window,
@@ -172,35 +180,34 @@ pub async fn analyse(
     let checked = segments::check_segments(&SessionContext::new(), &columns, &defs)?;
 
     let ranges = features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
+    let side = config.execution.side_by_side();
     let pending = store::PendingRun::create(root, &window.as_of.to_string())?;
     let mut offers = fit::OffersRun::new(root, window).await?;
     let mut plan_fit = pending.table(store::files::PLAN_FIT, fit::plan_fit_schema())?;
     let mut data_fit = pending.table(store::files::DATA_FIT, fit::data_fit_schema())?;
-    // One partition: the derived columns keep the row order, so the same inputs give the
-    // same bytes.
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
     let mut behaviour = clusters::Matrix::empty(clusters::CLUSTER_FEATURES.len());
     let mut tally = value::ValueTally::default();
-    let mut scratch = Vec::with_capacity(ranges.len());
-    for (k, range) in ranges.iter().enumerate() {
-        progress(Progress { step: Step::Features, range: Some((k + 1, ranges.len())) });
-        let warehouse = features::warehouse_context(root, window, Some(*range)).await?;
-        let found = features::features_in(&warehouse, window).await?;
-        if found.batches.iter().all(|b| b.num_rows() == 0) {
-            continue;
+    // (scratch file, first row, rows) of each range with subscribers.
+    let mut scratch: Vec<(PathBuf, usize, usize)> = Vec::with_capacity(ranges.len());
+    let mut rows = 0;
+    for group in range_groups(ranges.len(), side) {
+        progress(Progress { step: Step::Features, ranges: Some(group_progress(&group, ranges.len())) });
+        let offers_now = &offers;
+        let found = side_by_side(&group, |k, partitions| {
+            first_range(root, window, ranges[k], k, partitions, config, offers_now, &pending)
+        })?;
+        for found in found.into_iter().flatten() {
+            behaviour.append(&found.behaviour);
+            found.valued.iter().try_for_each(|b| tally.add(b))?;
+            offers.add_range(found.fit, &mut plan_fit, &mut data_fit)?;
+            scratch.push((found.scratch, rows, found.rows));
+            rows += found.rows;
         }
-        let valued =
-            value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
-        behaviour.append(&clusters::behaviour(&valued)?);
-        valued.iter().try_for_each(|b| tally.add(b))?;
-        progress(Progress { step: Step::Fit, range: Some((k + 1, ranges.len())) });
-        offers.first_pass(&warehouse, window, &valued, &config.offers, &mut plan_fit, &mut data_fit).await?;
-        scratch.push(pending.write_scratch(k, &valued)?);
     }
     plan_fit.finish()?;
     data_fit.finish()?;
 
-    progress(Progress { step: Step::Clusters, range: None });
+    progress(Progress { step: Step::Clusters, ranges: None });
     let (labels, cluster_report) = clusters::cluster(&behaviour, &config.clustering)?;
     drop(behaviour);
     let value = tally.value_report(&config.value);
@@ -219,48 +226,32 @@ pub async fn analyse(
     let mut segment_tally = segments::SegmentTally::new(defs.len());
     let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
-    let mut row = 0;
-    for (k, path) in scratch.iter().enumerate() {
-        progress(Progress { step: Step::Segments, range: Some((k + 1, scratch.len())) });
-        let valued = store::take_scratch(path)?;
-        let schema = with_cluster(valued[0].schema().as_ref());
-        let first_row = row;
-        let mut full = Vec::with_capacity(valued.len());
-        for batch in valued {
-            let n = batch.num_rows();
-            let mut columns = batch.columns().to_vec();
-            columns.push(Arc::new(UInt32Array::from(labels[row..row + n].to_vec())));
-            full.push(RecordBatch::try_new(schema.clone(), columns)?);
-            row += n;
-        }
-        pending.table_once(&mut features_file, store::files::FEATURES, &schema)?.write_all(&full)?;
-
-        let df = ctx.read_batches(full.clone())?;
-        members.write(&segment_tally.add(&df, &checked).await?)?;
-
-        let (found, counts) = warnings::warnings(&df, &config.warnings).await?;
-        warning_file.write(&found)?;
-        warning_counts.merge(&counts);
-
-        let scores = match &model {
-            Some(model) => {
-                let scores = full.iter().map(|b| churn::score(model, b)).collect::<Result<Vec<_>>>()?;
-                if let Some(s) = scores.first() {
-                    pending
-                        .table_once(&mut scores_file, store::files::CHURN_SCORES, &s.schema())?
-                        .write_all(&scores)?;
-                }
-                Some(scores)
+    for group in range_groups(scratch.len(), side) {
+        progress(Progress { step: Step::Segments, ranges: Some(group_progress(&group, scratch.len())) });
+        let found = side_by_side(&group, |k, _| {
+            let (path, first_row, n) = &scratch[k];
+            let labels = &labels[*first_row..first_row + n];
+            second_range(path, *first_row, labels, &checked, config, model.as_ref(), &offers, &settled)
+        })?;
+        for found in found {
+            if let Some(first) = found.features.first() {
+                pending
+                    .table_once(&mut features_file, store::files::FEATURES, &first.schema())?
+                    .write_all(&found.features)?;
             }
-            None => None,
-        };
-        let risk = churn_risk(&full, scores.as_deref(), &found, &config.offers)?;
-        progress(Progress { step: Step::Offers, range: Some((k + 1, scratch.len())) });
-        let (batches, subscribers, ev) = offers.offers(&settled, &full, first_row, &risk, &config.offers)?;
-        nbo.write_all(&batches)?;
-        offered += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        offered_subscribers += subscribers;
-        expected_value += ev;
+            members.write(&segment_tally.add(&found.segments, &checked)?)?;
+            warning_file.write(&found.warnings)?;
+            warning_counts.merge(&found.warning_counts);
+            if let Some(scores) = found.scores.filter(|s| !s.is_empty()) {
+                pending
+                    .table_once(&mut scores_file, store::files::CHURN_SCORES, &scores[0].schema())?
+                    .write_all(&scores)?;
+            }
+            nbo.write_all(&found.offers)?;
+            offered += found.offers.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+            offered_subscribers += found.offered_subscribers;
+            expected_value += found.expected_value;
+        }
     }
     // No subscriber at all: an empty table with the columns a run has.
     let features_file = match features_file {
@@ -296,6 +287,145 @@ pub async fn analyse(
     })
 }
 
+/// The ranges `0..n` in groups of `side` (the last may be shorter).
+fn range_groups(n: usize, side: usize) -> Vec<Vec<usize>> {
+    (0..n).collect::<Vec<_>>().chunks(side.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+/// A group of ranges as people count them.
+fn group_progress(group: &[usize], of: usize) -> Ranges {
+    Ranges { first: group[0] + 1, last: group[group.len() - 1] + 1, of }
+}
+
+/// Runs `work(k, partitions)` for each range `k` of `group` at once, each on a thread of its
+/// own with a query runtime of its own, and returns what they found in the order of `group`.
+/// Each range's queries run in an even share of the cores: side by side, one partition each
+/// needs no hash repartitioning between its operators.
+fn side_by_side<R, F, Fut>(group: &[usize], work: F) -> Result<Vec<R>>
+where
+    R: Send,
+    F: Fn(usize, usize) -> Fut + Sync,
+    Fut: std::future::Future<Output = Result<R>>,
+{
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let partitions = (cores / group.len().max(1)).max(1);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = group
+            .iter()
+            .map(|&k| {
+                let work = &work;
+                s.spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .map_err(|source| AnalyticsError::Io { path: "query runtime".into(), source })?;
+                    runtime.block_on(work(k, partitions))
+                })
+            })
+            .collect();
+        // A panic in a range is a bug, not bad input: it goes on as the panic it was.
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
+/// What pass 1 found in one range, before it is added to the run.
+struct FirstRange {
+    /// The rows with value, tier and lifecycle group.
+    valued: Vec<RecordBatch>,
+    rows: usize,
+    behaviour: clusters::Matrix,
+    fit: fit::RangeFit,
+    /// Where the rows wait for their cluster.
+    scratch: PathBuf,
+}
+
+/// Pass 1 over range `k`: features, value, clustering inputs, plan and data fit; the rows go
+/// to a scratch file. `None` when the range has no subscriber of the run.
+#[allow(clippy::too_many_arguments)]
+async fn first_range(
+    root: &Path,
+    window: Window,
+    range: features::IdRange,
+    k: usize,
+    partitions: usize,
+    config: &RunConfig,
+    offers: &fit::OffersRun,
+    pending: &store::PendingRun,
+) -> Result<Option<FirstRange>> {
+    let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions)).await?;
+    let found = features::features_in(&warehouse, window).await?;
+    let rows: usize = found.batches.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
+        return Ok(None);
+    }
+    // One partition: the derived columns keep the row order, so the same inputs give the
+    // same bytes.
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+    let valued =
+        value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
+    let behaviour = clusters::behaviour(&valued)?;
+    let fit = offers.fit_range(&warehouse, window, &valued, &config.offers).await?;
+    let scratch = pending.write_scratch(k, &valued)?;
+    Ok(Some(FirstRange { valued, rows, behaviour, fit, scratch }))
+}
+
+/// What pass 2 found in one range, before it is written in range order.
+struct SecondRange {
+    /// The rows with their cluster.
+    features: Vec<RecordBatch>,
+    /// What the segment tally reads ([`segments::evaluate`]).
+    segments: Vec<RecordBatch>,
+    warnings: RecordBatch,
+    warning_counts: warnings::WarningCounts,
+    scores: Option<Vec<RecordBatch>>,
+    offers: Vec<RecordBatch>,
+    offered_subscribers: u64,
+    expected_value: f64,
+}
+
+/// Pass 2 over one range's scratch rows (rows `first_row..` of the run, `labels` their
+/// clusters): segment flags, warnings, churn scores, next best offers.
+#[allow(clippy::too_many_arguments)]
+async fn second_range(
+    scratch: &Path,
+    first_row: usize,
+    labels: &[u32],
+    checked: &[segments::CheckedSegment],
+    config: &RunConfig,
+    model: Option<&churn::WarehouseModel>,
+    offers: &fit::OffersRun,
+    settled: &fit::Settled,
+) -> Result<SecondRange> {
+    let valued = store::take_scratch(scratch)?;
+    let schema = with_cluster(valued[0].schema().as_ref());
+    let mut features = Vec::with_capacity(valued.len());
+    let mut row = 0;
+    for batch in valued {
+        let n = batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(UInt32Array::from(labels[row..row + n].to_vec())));
+        features.push(RecordBatch::try_new(schema.clone(), columns)?);
+        row += n;
+    }
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+    let df = ctx.read_batches(features.clone())?;
+    let segments = segments::evaluate(&df, checked).await?;
+    let (warnings, warning_counts) = warnings::warnings(&df, &config.warnings).await?;
+    let scores = model.map(|m| features.iter().map(|b| churn::score(m, b)).collect::<Result<Vec<_>>>()).transpose()?;
+    let risk = churn_risk(&features, scores.as_deref(), &warnings, &config.offers)?;
+    let (offers, offered_subscribers, expected_value) =
+        offers.offers(settled, &features, first_row, &risk, &config.offers)?;
+    Ok(SecondRange {
+        features,
+        segments,
+        warnings,
+        warning_counts,
+        scores,
+        offers,
+        offered_subscribers,
+        expected_value,
+    })
+}
+
 /// `schema` with the cluster column added.
 fn with_cluster(schema: &Schema) -> SchemaRef {
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -303,7 +433,6 @@ fn with_cluster(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Why an analytics run failed.
 /// Each feature row's likelihood of churning: the churn model's probability where a model
 /// scored the run, else the configured risk of the subscriber's worst warning.
 fn churn_risk(
@@ -349,6 +478,7 @@ fn churn_risk(
     Ok(risk)
 }
 
+/// Why an analytics run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
     /// The warehouse folder does not exist or lacks a table every run needs.

@@ -227,30 +227,38 @@ pub struct SegmentTally {
     segments: Vec<GroupTally>,
 }
 
+/// Name of the column holding segment `i`'s membership flags in [`evaluate`]'s rows.
+fn member(i: usize) -> String {
+    format!("member_{i}")
+}
+
+/// What the validity tally reads of one range's `features`: revenue, reachability, churn,
+/// the profile features and each segment's membership flag. One projection evaluates every
+/// predicate once; a null predicate (a missing feature) counts as not a member, as in a WHERE.
+pub async fn evaluate(features: &DataFrame, segments: &[CheckedSegment]) -> Result<Vec<RecordBatch>> {
+    let mut inputs = vec![
+        col("subscriber_id"),
+        revenue_expr().alias("revenue"),
+        reachable_expr().alias("reachable"),
+        col("left_network"),
+    ];
+    inputs.extend(PROFILE_FEATURES.iter().map(|f| cast(col(*f), DataType::Float64).alias(*f)));
+    inputs.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
+    Ok(features.clone().select(inputs)?.collect().await?)
+}
+
 impl SegmentTally {
     /// An empty tally for `segments` segments.
     pub fn new(segments: usize) -> SegmentTally {
         SegmentTally { population: GroupTally::default(), segments: vec![GroupTally::default(); segments] }
     }
 
-    /// Adds the subscribers of `features` (one range of the run); returns their memberships
-    /// as (segment, subscriber_id) rows sorted by segment order then subscriber.
-    ///
-    /// One projection evaluates every predicate once; a null predicate (a missing feature)
-    /// counts as not a member, as in a WHERE.
-    pub async fn add(&mut self, features: &DataFrame, segments: &[CheckedSegment]) -> Result<RecordBatch> {
-        let member = |i: usize| format!("member_{i}");
-        let mut inputs = vec![
-            col("subscriber_id"),
-            revenue_expr().alias("revenue"),
-            reachable_expr().alias("reachable"),
-            col("left_network"),
-        ];
-        inputs.extend(PROFILE_FEATURES.iter().map(|f| cast(col(*f), DataType::Float64).alias(*f)));
-        inputs.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
-        let batches = features.clone().select(inputs)?.collect().await?;
+    /// Adds the subscribers of one range, as [`evaluate`] found them; returns their
+    /// memberships as (segment, subscriber_id) rows sorted by segment order then subscriber.
+    /// Ranges are added in order, so the sums do not depend on how ranges were computed.
+    pub fn add(&mut self, batches: &[RecordBatch], segments: &[CheckedSegment]) -> Result<RecordBatch> {
         let mut rows: Vec<Vec<i64>> = vec![Vec::new(); segments.len()];
-        for b in &batches {
+        for b in batches {
             let ids = i64_column(b, "subscriber_id")?;
             let revenue = f64_column(b, "revenue")?;
             let reachable = bool_column(b, "reachable")?;

@@ -44,8 +44,9 @@ pub fn parse_month(s: &str) -> Result<Month, String> {
     Month::parse(s).map_err(|e| e.to_string())
 }
 
-/// The runtime DataFusion's queries run on: one worker per core. The library is async and
-/// runtime-free; the command owns the runtime.
+/// The runtime DataFusion's queries run on: one worker per core. The library is async; the
+/// command owns this runtime (a run's ranges computed side by side get threads and runtimes
+/// of their own from the library).
 pub fn query_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().build().context("starting the query runtime")
 }
@@ -95,8 +96,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let started = Instant::now();
-    // A line as each range begins; each step's seconds are added up over the ranges and
-    // printed at the end.
+    // A line as each group of ranges begins; each step's seconds are added up and printed at
+    // the end.
     let mut current: Option<(Step, Instant)> = None;
     let mut totals: std::collections::BTreeMap<Step, f64> = Default::default();
     let mut step_done = |next: Option<Progress>| {
@@ -104,15 +105,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             *totals.entry(step).or_default() += at.elapsed().as_secs_f64();
         }
         if let Some(p) = next {
-            let line = match (p.step, p.range) {
-                (Step::Features, Some((k, n))) => Some(format!("pass 1, range {k}/{n}")),
-                (Step::Segments, Some((k, n))) => Some(format!("pass 2, range {k}/{n}")),
-                (Step::Clusters, _) => Some(p.step.label().to_owned()),
-                _ => None,
+            let pass = match p.step {
+                Step::Features => "pass 1",
+                Step::Clusters => p.step.label(),
+                Step::Segments => "pass 2",
             };
-            if let Some(line) = line {
-                eprintln!("run {}: {line} ({:.1} s)", args.as_of, started.elapsed().as_secs_f64());
-            }
+            let ranges = match p.ranges {
+                Some(r) if r.first == r.last => format!(", range {}/{}", r.first, r.of),
+                Some(r) => format!(", ranges {}-{}/{}", r.first, r.last, r.of),
+                None => String::new(),
+            };
+            eprintln!("run {}: {pass}{ranges} ({:.1} s)", args.as_of, started.elapsed().as_secs_f64());
             current = Some((p.step, Instant::now()));
         }
     };

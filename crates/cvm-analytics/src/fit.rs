@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! per range of subscribers (OffersRun::fit_range, side by side; add_range, in order)
-//!   fit query    usage of each window month (voice, data, SMS, data by app) side by side,
-//!                the products held at the as-of month end, group membership -> 1 row/subscriber
+//!   fit queries  usage of each window month (voice, data, SMS, data by app) side by side,
+//!                the products held at the as-of month end, group members -> slots by id
 //!   per batch    plan fit (flags, alerts, service task, recommended and minimum-bill plan),
 //!                data fit (months over, top app, cheapest pack), device need        (parallel)
 //! once (OffersRun::settle)
@@ -54,9 +54,11 @@ use crate::{AnalyticsError, Result};
 const MEASURES: [&str; 7] =
     ["voice_min", "data_mb", "sms", "data_video_mb", "data_social_mb", "data_music_mb", "data_gaming_mb"];
 
-/// The fit query: one row per subscriber with usage in the window or holdings; `{m0}`..`{m2}`
-/// are the window months; holdings are those held at the as-of month end.
-fn fit_sql(window: Window) -> String {
+/// The fit queries: each window month's usage side by side (one row per subscriber with
+/// usage), the products held at the as-of month end as bits (one row per holder), and the
+/// group members. Each row goes to its subscriber's slot by id ([`read_inputs`]): joining
+/// the three on `subscriber_id` in the engine copied every column once more.
+fn fit_sql(window: Window) -> [String; 3] {
     let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     // The month as a number once per row: 21 text comparisons per row cost more than the
     // aggregates.
@@ -72,31 +74,22 @@ fn fit_sql(window: Window) -> String {
         .enumerate()
         .map(|(i, p)| format!("{} * MAX(CASE WHEN product = '{p}' THEN 1 ELSE 0 END)", 1u32 << i))
         .collect();
-    let pivot_cols: Vec<String> =
-        (0..months.len()).flat_map(|k| MEASURES.iter().map(move |m| format!("p.{m}_{k}"))).collect();
-    format!(
-        "WITH p AS (
-  SELECT subscriber_id, {pivot}
-  FROM (SELECT *, CASE month {t}END AS t FROM usage WHERE month >= '{first}' AND month <= '{last}')
-  GROUP BY subscriber_id
-),
-h AS (
-  SELECT subscriber_id, {held} AS holdings
-  FROM holdings
-  WHERE {held_filter}
-  GROUP BY subscriber_id
-)
-SELECT s.subscriber_id, s.group_id IS NOT NULL AS in_group, COALESCE(h.holdings, 0) AS holdings, {pivot_cols}
-FROM subscribers s
-LEFT JOIN p ON p.subscriber_id = s.subscriber_id
-LEFT JOIN h ON h.subscriber_id = s.subscriber_id",
-        pivot = pivot.join(",\n    "),
-        held = held.join(" + "),
-        held_filter = held_at_month_end(window),
-        first = months[0],
-        last = months[months.len() - 1],
-        pivot_cols = pivot_cols.join(", "),
-    )
+    [
+        format!(
+            "SELECT subscriber_id, {pivot}
+FROM (SELECT *, CASE month {t}END AS t FROM usage WHERE month >= '{first}' AND month <= '{last}')
+GROUP BY subscriber_id",
+            pivot = pivot.join(",\n    "),
+            first = months[0],
+            last = months[months.len() - 1],
+        ),
+        format!(
+            "SELECT subscriber_id, {held} AS holdings FROM holdings WHERE {held_filter} GROUP BY subscriber_id",
+            held = held.join(" + "),
+            held_filter = held_at_month_end(window),
+        ),
+        "SELECT subscriber_id FROM subscribers WHERE group_id IS NOT NULL".to_owned(),
+    ]
 }
 
 /// Holdings held at the end of the as-of month: started by then and not ended by then.
@@ -105,7 +98,7 @@ fn held_at_month_end(window: Window) -> String {
     format!("CAST(start_date AS INT) < {we} AND (end_date IS NULL OR CAST(end_date AS INT) >= {we})")
 }
 
-/// What the fit query gives for one subscriber (u32 is enough for a month's use of one
+/// What the fit queries give for one subscriber (u32 is enough for a month's use of one
 /// line and halves the memory at 10 million subscribers).
 #[derive(Debug, Clone, Copy, Default)]
 struct FitInput {
@@ -281,15 +274,15 @@ async fn read_catalogs(ctx: &SessionContext, window: Window) -> Result<Catalogs>
     Ok(Catalogs { plans, plan_index, offers, packs, pool })
 }
 
-/// Reads the fit query into one slot per feature row (`ids` sorted ascending).
+/// Reads the fit queries into one slot per feature row (`ids` sorted ascending); rows of
+/// subscribers outside the features are skipped.
 async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Result<Vec<FitInput>> {
     let mut inputs = vec![FitInput::default(); ids.len()];
-    let mut stream = ctx.sql(&fit_sql(window)).await?.execute_stream().await?;
+    let [usage, held, groups] = fit_sql(window);
+    let mut stream = ctx.sql(&usage).await?.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         let b = batch?;
         let sid = i64_column(&b, "subscriber_id")?;
-        let group = bool_column(&b, "in_group")?;
-        let held = i64_column(&b, "holdings")?;
         let cols: Vec<Vec<Option<i64>>> = (0..3)
             .flat_map(|k| MEASURES.iter().map(move |m| format!("{m}_{k}")))
             .map(|name| i64_column(&b, &name))
@@ -297,13 +290,27 @@ async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Resul
         for r in 0..b.num_rows() {
             let Some(row) = sid[r].and_then(|id| ids.binary_search(&id).ok()) else { continue };
             let input = &mut inputs[row];
-            input.in_group = group[r].unwrap_or(false);
-            input.holdings = Holdings(held[r].and_then(|h| u16::try_from(h).ok()).unwrap_or(0));
             for k in 0..3 {
                 input.present[k] = cols[k * 7][r].is_some();
                 for (j, slot) in input.months[k].iter_mut().enumerate() {
                     *slot = cols[k * 7 + j][r].and_then(|v| u32::try_from(v).ok()).unwrap_or(u32::MAX);
                 }
+            }
+        }
+    }
+    for b in collect(ctx, &held).await? {
+        let sid = i64_column(&b, "subscriber_id")?;
+        let bits = i64_column(&b, "holdings")?;
+        for (id, h) in sid.into_iter().zip(bits) {
+            if let Some(row) = id.and_then(|id| ids.binary_search(&id).ok()) {
+                inputs[row].holdings = Holdings(h.and_then(|h| u16::try_from(h).ok()).unwrap_or(0));
+            }
+        }
+    }
+    for b in collect(ctx, &groups).await? {
+        for id in i64_column(&b, "subscriber_id")?.into_iter().flatten() {
+            if let Ok(row) = ids.binary_search(&id) {
+                inputs[row].in_group = true;
             }
         }
     }

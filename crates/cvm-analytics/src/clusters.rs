@@ -14,6 +14,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use datafusion::arrow::array::RecordBatch;
@@ -187,7 +188,9 @@ pub fn cluster(raw: &Matrix, config: &Clustering) -> Result<(Vec<u32>, ClusterRe
         (best.map_or(1, |(k, _)| k), "silhouette", tried)
     };
     let centroids = fit(&sample, k, config.restarts);
-    let mut labels: Vec<u32> = (0..n).map(|i| nearest(&centroids, x.row(i)).0 as u32).collect();
+    // Every subscriber to its nearest centre, on every core (each row on its own: the same
+    // labels however the rows are shared out).
+    let mut labels: Vec<u32> = (0..n).into_par_iter().map(|i| nearest(&centroids, x.row(i)).0 as u32).collect();
 
     // Number clusters largest first (ties by centre order) so reports read top-down.
     let k = centroids.rows;

@@ -427,7 +427,7 @@ pub(crate) async fn warehouse_context(
         });
     }
     // DataFusion's own settings may be tuned through DATAFUSION_* environment variables
-    // (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
+    // (e.g. DATAFUSION_EXECUTION_BATCH_SIZE); a run's ranges set their own partitions.
     let mut config = SessionConfig::from_env()?;
     if let Some(n) = partitions {
         config = config.with_target_partitions(n);

@@ -44,7 +44,7 @@ impl Default for Execution {
 
 impl Execution {
     /// Ranges computed side by side on this machine (at least 1).
-    pub fn side_by_side(&self) -> usize {
+    pub fn ranges_at_once(&self) -> usize {
         match self.parallel_ranges {
             0 => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             n => n,

@@ -278,6 +278,7 @@ async fn read_catalogs(ctx: &SessionContext, window: Window) -> Result<Catalogs>
 /// subscribers outside the features are skipped.
 async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Result<Vec<FitInput>> {
     let mut inputs = vec![FitInput::default(); ids.len()];
+    let slot = |id: Option<i64>| id.and_then(|id| ids.binary_search(&id).ok());
     let [usage, held, groups] = fit_sql(window);
     let mut stream = ctx.sql(&usage).await?.execute_stream().await?;
     while let Some(batch) = stream.next().await {
@@ -288,7 +289,7 @@ async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Resul
             .map(|name| i64_column(&b, &name))
             .collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
-            let Some(row) = sid[r].and_then(|id| ids.binary_search(&id).ok()) else { continue };
+            let Some(row) = slot(sid[r]) else { continue };
             let input = &mut inputs[row];
             for k in 0..3 {
                 input.present[k] = cols[k * 7][r].is_some();
@@ -302,14 +303,14 @@ async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Resul
         let sid = i64_column(&b, "subscriber_id")?;
         let bits = i64_column(&b, "holdings")?;
         for (id, h) in sid.into_iter().zip(bits) {
-            if let Some(row) = id.and_then(|id| ids.binary_search(&id).ok()) {
+            if let Some(row) = slot(id) {
                 inputs[row].holdings = Holdings(h.and_then(|h| u16::try_from(h).ok()).unwrap_or(0));
             }
         }
     }
     for b in collect(ctx, &groups).await? {
-        for id in i64_column(&b, "subscriber_id")?.into_iter().flatten() {
-            if let Ok(row) = ids.binary_search(&id) {
+        for id in i64_column(&b, "subscriber_id")? {
+            if let Some(row) = slot(id) {
                 inputs[row].in_group = true;
             }
         }

@@ -180,28 +180,28 @@ pub async fn analyse(
     let checked = segments::check_segments(&SessionContext::new(), &columns, &defs)?;
 
     let ranges = features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
-    let side = config.execution.side_by_side();
+    let at_once = config.execution.ranges_at_once();
     let pending = store::PendingRun::create(root, &window.as_of.to_string())?;
     let mut offers = fit::OffersRun::new(root, window).await?;
     let mut plan_fit = pending.table(store::files::PLAN_FIT, fit::plan_fit_schema())?;
     let mut data_fit = pending.table(store::files::DATA_FIT, fit::data_fit_schema())?;
     let mut behaviour = clusters::Matrix::empty(clusters::CLUSTER_FEATURES.len());
     let mut tally = value::ValueTally::default();
-    // (scratch file, first row, rows) of each range with subscribers.
-    let mut scratch: Vec<(PathBuf, usize, usize)> = Vec::with_capacity(ranges.len());
-    let mut rows = 0;
-    for group in range_groups(ranges.len(), side) {
+    // (scratch file, its rows among the run's) of each range with subscribers.
+    let mut scratch: Vec<(PathBuf, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
+    for group in range_groups(ranges.len(), at_once) {
         progress(Progress { step: Step::Features, ranges: Some(group_progress(&group, ranges.len())) });
         let offers_now = &offers;
-        let found = side_by_side(&group, |k, partitions| {
+        let found = side_by_side(group, |k, partitions| {
             first_range(root, window, ranges[k], k, partitions, config, offers_now, &pending)
         })?;
         for found in found.into_iter().flatten() {
             behaviour.append(&found.behaviour);
             found.valued.iter().try_for_each(|b| tally.add(b))?;
             offers.add_range(found.fit, &mut plan_fit, &mut data_fit)?;
-            scratch.push((found.scratch, rows, found.rows));
-            rows += found.rows;
+            let first = scratch.last().map_or(0, |(_, rows)| rows.end);
+            let n: usize = found.valued.iter().map(RecordBatch::num_rows).sum();
+            scratch.push((found.scratch, first..first + n));
         }
     }
     plan_fit.finish()?;
@@ -226,12 +226,11 @@ pub async fn analyse(
     let mut segment_tally = segments::SegmentTally::new(defs.len());
     let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
-    for group in range_groups(scratch.len(), side) {
+    for group in range_groups(scratch.len(), at_once) {
         progress(Progress { step: Step::Segments, ranges: Some(group_progress(&group, scratch.len())) });
-        let found = side_by_side(&group, |k, _| {
-            let (path, first_row, n) = &scratch[k];
-            let labels = &labels[*first_row..first_row + n];
-            second_range(path, *first_row, labels, &checked, config, model.as_ref(), &offers, &settled)
+        let found = side_by_side(group, |k, _| {
+            let (path, rows) = &scratch[k];
+            second_range(path, rows.start, &labels[rows.clone()], &checked, config, model.as_ref(), &offers, &settled)
         })?;
         for found in found {
             if let Some(first) = found.features.first() {
@@ -287,21 +286,22 @@ pub async fn analyse(
     })
 }
 
-/// The ranges `0..n` in groups of `side` (the last may be shorter).
-fn range_groups(n: usize, side: usize) -> Vec<Vec<usize>> {
-    (0..n).collect::<Vec<_>>().chunks(side.max(1)).map(<[usize]>::to_vec).collect()
+/// The ranges `0..n` in groups of `at_once` (the last may be shorter).
+fn range_groups(n: usize, at_once: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let at_once = at_once.max(1);
+    (0..n).step_by(at_once).map(move |first| first..(first + at_once).min(n))
 }
 
 /// A group of ranges as people count them.
-fn group_progress(group: &[usize], of: usize) -> Ranges {
-    Ranges { first: group[0] + 1, last: group[group.len() - 1] + 1, of }
+fn group_progress(group: &std::ops::Range<usize>, of: usize) -> Ranges {
+    Ranges { first: group.start + 1, last: group.end, of }
 }
 
 /// Runs `work(k, partitions)` for each range `k` of `group` at once, each on a thread of its
 /// own with a query runtime of its own, and returns what they found in the order of `group`.
 /// Each range's queries run in an even share of the cores: side by side, one partition each
 /// needs no hash repartitioning between its operators.
-fn side_by_side<R, F, Fut>(group: &[usize], work: F) -> Result<Vec<R>>
+fn side_by_side<R, F, Fut>(group: std::ops::Range<usize>, work: F) -> Result<Vec<R>>
 where
     R: Send,
     F: Fn(usize, usize) -> Fut + Sync,
@@ -311,8 +311,7 @@ where
     let partitions = (cores / group.len().max(1)).max(1);
     std::thread::scope(|s| {
         let threads: Vec<_> = group
-            .iter()
-            .map(|&k| {
+            .map(|k| {
                 let work = &work;
                 s.spawn(move || {
                     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -331,7 +330,6 @@ where
 struct FirstRange {
     /// The rows with value, tier and lifecycle group.
     valued: Vec<RecordBatch>,
-    rows: usize,
     behaviour: clusters::Matrix,
     fit: fit::RangeFit,
     /// Where the rows wait for their cluster.
@@ -353,8 +351,7 @@ async fn first_range(
 ) -> Result<Option<FirstRange>> {
     let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions)).await?;
     let found = features::features_in(&warehouse, window).await?;
-    let rows: usize = found.batches.iter().map(RecordBatch::num_rows).sum();
-    if rows == 0 {
+    if found.batches.iter().all(|b| b.num_rows() == 0) {
         return Ok(None);
     }
     // One partition: the derived columns keep the row order, so the same inputs give the
@@ -365,7 +362,7 @@ async fn first_range(
     let behaviour = clusters::behaviour(&valued)?;
     let fit = offers.fit_range(&warehouse, window, &valued, &config.offers).await?;
     let scratch = pending.write_scratch(k, &valued)?;
-    Ok(Some(FirstRange { valued, rows, behaviour, fit, scratch }))
+    Ok(Some(FirstRange { valued, behaviour, fit, scratch }))
 }
 
 /// What pass 2 found in one range, before it is written in range order.

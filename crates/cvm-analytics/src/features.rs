@@ -318,7 +318,8 @@ pub fn feature_sql(window: Window) -> String {
 /// `root`, in one query (the churn model's training reads whole months this way; the run
 /// goes range by range, see [`subscriber_ranges`]).
 pub async fn compute_features(root: &Path, window: Window) -> Result<Features> {
-    features_in(&warehouse_context(root, window, None, None).await?, window).await
+    let in_id_order = subscriber_ranges(root, usize::MAX).await?.in_id_order;
+    features_in(&warehouse_context(root, window, None, None, in_id_order).await?, window).await
 }
 
 /// The features of the subscribers `ctx` holds (a whole warehouse or one range of it).
@@ -353,6 +354,16 @@ impl IdRange {
     }
 }
 
+/// The ranges of a run, and whether the subscribers table is stored in id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberRanges {
+    /// The ranges, in id order.
+    pub ranges: Vec<IdRange>,
+    /// The subscribers file lists its ids ascending: the engine may then take its order
+    /// as the result's, and the feature query's `ORDER BY` sorts nothing.
+    pub in_id_order: bool,
+}
+
 /// The subscribers table cut into ranges of `per_range` subscribers (the last may be
 /// shorter), in id order; one range holding everyone when the table is empty.
 ///
@@ -361,7 +372,7 @@ impl IdRange {
 /// turns into skipped row groups and pages where the files are sorted by subscriber (the
 /// import keeps the export's order). The ranges depend only on the ids and `per_range`, so
 /// the same warehouse gives the same ranges.
-pub async fn subscriber_ranges(root: &Path, per_range: usize) -> Result<Vec<IdRange>> {
+pub async fn subscriber_ranges(root: &Path, per_range: usize) -> Result<SubscriberRanges> {
     let t = table("subscribers")?;
     let path = cvm_warehouse::store::snapshot_path(root, t);
     if !path.exists() {
@@ -376,16 +387,18 @@ pub async fn subscriber_ranges(root: &Path, per_range: usize) -> Result<Vec<IdRa
     for b in df.select_columns(&["subscriber_id"])?.collect().await? {
         ids.extend(crate::frame::i64_column(&b, "subscriber_id")?.into_iter().flatten());
     }
-    if ids.windows(2).any(|w| w[0] > w[1]) {
+    // Strictly ascending: the import refuses a second row of an id.
+    let in_id_order = ids.windows(2).all(|w| w[0] < w[1]);
+    if !in_id_order {
         ids.sort_unstable();
     }
     ids.dedup();
     let per_range = per_range.max(1);
     let starts: Vec<i64> = ids.iter().step_by(per_range).copied().collect();
     if starts.is_empty() {
-        return Ok(vec![IdRange { from: i64::MIN, to: None }]);
+        return Ok(SubscriberRanges { ranges: vec![IdRange { from: i64::MIN, to: None }], in_id_order });
     }
-    Ok(starts
+    let ranges = starts
         .iter()
         .enumerate()
         .map(|(k, &from)| IdRange {
@@ -393,13 +406,15 @@ pub async fn subscriber_ranges(root: &Path, per_range: usize) -> Result<Vec<IdRa
             from: if k == 0 { i64::MIN } else { from },
             to: starts.get(k + 1).copied(),
         })
-        .collect())
+        .collect();
+    Ok(SubscriberRanges { ranges, in_id_order })
 }
 
 /// Runs the feature query under `EXPLAIN ANALYZE`: the executed plan with the rows and time
 /// of each operator, for auditors and for tuning.
 pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
-    let ctx = warehouse_context(root, window, None, None).await?;
+    let in_id_order = subscriber_ranges(root, usize::MAX).await?.in_id_order;
+    let ctx = warehouse_context(root, window, None, None, in_id_order).await?;
     let batches = ctx.sql(&format!("EXPLAIN ANALYZE {}", feature_sql(window))).await?.collect().await?;
     let mut text = String::new();
     for b in &batches {
@@ -413,11 +428,14 @@ pub async fn explain_features(root: &Path, window: Window) -> Result<String> {
 
 /// A DataFusion session with the warehouse tables the feature query of `window` reads: all
 /// subscribers, or those of `range`; its queries run in `partitions` (default: one per core).
+/// `subscribers_in_id_order` declares the subscribers file sorted by id (as
+/// [`subscriber_ranges`] found it), so plans keep its order instead of sorting again.
 pub(crate) async fn warehouse_context(
     root: &Path,
     window: Window,
     range: Option<IdRange>,
     partitions: Option<usize>,
+    subscribers_in_id_order: bool,
 ) -> Result<SessionContext> {
     let subscribers = table("subscribers")?;
     if !cvm_warehouse::store::snapshot_path(root, subscribers).exists() {
@@ -436,9 +454,10 @@ pub(crate) async fn warehouse_context(
     // features.parquet and change its schema with DataFusion's defaults.
     config.options_mut().execution.parquet.schema_force_view_types = false;
     let ctx = SessionContext::new_with_config(config);
+    let ordered = |name: &str| name == "subscribers" && subscribers_in_id_order;
     for name in ["subscribers", "plans", "devices", "holdings", "offers", "device_pool"] {
         let t = table(name)?;
-        register(&ctx, t, &cvm_warehouse::store::table_files(root, t), range).await?;
+        register(&ctx, t, &cvm_warehouse::store::table_files(root, t), range, ordered(name)).await?;
     }
     let window_months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let usage = table("usage")?;
@@ -447,7 +466,7 @@ pub(crate) async fn warehouse_context(
         .map(|m| cvm_warehouse::store::partition_path(root, usage, m))
         .filter(|p| p.exists())
         .collect();
-    register(&ctx, usage, &usage_files, range).await?;
+    register(&ctx, usage, &usage_files, range, false).await?;
     // Every event month up to the as-of month: a stop begun before the window lasts into it.
     let events = table("events")?;
     let as_of = window.as_of.to_string();
@@ -456,7 +475,7 @@ pub(crate) async fn warehouse_context(
         .filter(|m| *m <= as_of)
         .map(|m| cvm_warehouse::store::partition_path(root, events, &m))
         .collect();
-    register(&ctx, events, &event_files, range).await?;
+    register(&ctx, events, &event_files, range, false).await?;
     Ok(ctx)
 }
 
@@ -487,15 +506,17 @@ fn register_empty_as(ctx: &SessionContext, alias: &str, table: &Table) -> Result
 }
 
 /// Registers `files` as `table` in `ctx`, keeping only the subscribers of `range` where the
-/// table is keyed by subscriber; no files is an empty table of the declared columns (an
-/// operator may not export holdings or events at all).
+/// table is keyed by subscriber, declared sorted by `subscriber_id` if `in_id_order` (the
+/// caller checked it: the engine does not); no files is an empty table of the declared
+/// columns (an operator may not export holdings or events at all).
 async fn register(
     ctx: &SessionContext,
     table: &Table,
     files: &[std::path::PathBuf],
     range: Option<IdRange>,
+    in_id_order: bool,
 ) -> Result<()> {
-    register_as(ctx, table.name, table, files, range).await
+    register_files(ctx, table.name, table, files, range, in_id_order).await
 }
 
 /// [`register`] under another name, `alias` (a query reading two months of one table apart);
@@ -507,11 +528,26 @@ pub(crate) async fn register_as(
     files: &[std::path::PathBuf],
     range: Option<IdRange>,
 ) -> Result<()> {
+    register_files(ctx, alias, table, files, range, false).await
+}
+
+async fn register_files(
+    ctx: &SessionContext,
+    alias: &str,
+    table: &Table,
+    files: &[std::path::PathBuf],
+    range: Option<IdRange>,
+    in_id_order: bool,
+) -> Result<()> {
     let paths = files.iter().filter(|p| p.exists()).map(|p| path_text(p)).collect::<Result<Vec<String>>>()?;
     if paths.is_empty() {
         return register_empty_as(ctx, alias, table);
     }
-    let mut df = ctx.read_parquet(paths, ParquetReadOptions::default()).await?;
+    let mut options = ParquetReadOptions::default();
+    if in_id_order {
+        options.file_sort_order = vec![vec![datafusion::prelude::col("subscriber_id").sort(true, false)]];
+    }
+    let mut df = ctx.read_parquet(paths, options).await?;
     if let Some(range) = range
         && df.schema().has_column_with_unqualified_name("subscriber_id")
     {

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! per range of subscribers (OffersRun::fit_range, side by side; add_range, in order)
-//!   fit queries  usage of each window month (voice, data, SMS, data by app) side by side,
+//!   fit queries  usage rows of the window months (voice, data, SMS, data by app),
 //!                the products held at the as-of month end, group members -> slots by id
 //!   per batch    plan fit (flags, alerts, service task, recommended and minimum-bill plan),
 //!                data fit (months over, top app, cheapest pack), device need        (parallel)
@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::OffersConfig;
 use crate::features::{Window, warehouse_context};
-use crate::frame::{bool_column, f64_column, fen_column, i64_column, string_column, utf8_column};
+use crate::frame::{bool_column, f64_column, fen_column, i64_array, i64_column, string_column, utf8_column};
 use crate::store::TableWriter;
 use crate::{AnalyticsError, Result};
 
@@ -54,21 +54,14 @@ use crate::{AnalyticsError, Result};
 const MEASURES: [&str; 7] =
     ["voice_min", "data_mb", "sms", "data_video_mb", "data_social_mb", "data_music_mb", "data_gaming_mb"];
 
-/// The fit queries: each window month's usage side by side (one row per subscriber with
-/// usage), the products held at the as-of month end as bits (one row per holder), and the
-/// group members. Each row goes to its subscriber's slot by id ([`read_inputs`]): joining
-/// the three on `subscriber_id` in the engine copied every column once more.
+/// The fit queries: the window months' usage rows, the products held at the as-of month end
+/// as bits (one row per holder), and the group members. Each row goes to its subscriber's
+/// slot by id ([`read_inputs`]): joining the three on `subscriber_id` in the engine copied
+/// every column once more. Usage is read as it is stored, one row per subscriber and month
+/// (the import refuses a second row of a key): pivoting it to months side by side in the
+/// engine (21 `MAX(CASE ...)` in a group-by) cost six times the scan.
 fn fit_sql(window: Window) -> [String; 3] {
     let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
-    // The month as a number once per row: 21 text comparisons per row cost more than the
-    // aggregates.
-    let mut pivot = Vec::new();
-    for k in 0..months.len() {
-        for measure in MEASURES {
-            pivot.push(format!("MAX(CASE WHEN t = {k} THEN {measure} END) AS {measure}_{k}"));
-        }
-    }
-    let t = months.iter().enumerate().map(|(k, m)| format!("WHEN '{m}' THEN {k} ")).collect::<String>();
     let held: Vec<String> = PRODUCTS
         .iter()
         .enumerate()
@@ -76,10 +69,8 @@ fn fit_sql(window: Window) -> [String; 3] {
         .collect();
     [
         format!(
-            "SELECT subscriber_id, {pivot}
-FROM (SELECT *, CASE month {t}END AS t FROM usage WHERE month >= '{first}' AND month <= '{last}')
-GROUP BY subscriber_id",
-            pivot = pivot.join(",\n    "),
+            "SELECT subscriber_id, month, {measures} FROM usage WHERE month >= '{first}' AND month <= '{last}'",
+            measures = MEASURES.join(", "),
             first = months[0],
             last = months[months.len() - 1],
         ),
@@ -279,23 +270,25 @@ async fn read_catalogs(ctx: &SessionContext, window: Window) -> Result<Catalogs>
 async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Result<Vec<FitInput>> {
     let mut inputs = vec![FitInput::default(); ids.len()];
     let slot = |id: Option<i64>| id.and_then(|id| ids.binary_search(&id).ok());
+    let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let [usage, held, groups] = fit_sql(window);
     let mut stream = ctx.sql(&usage).await?.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         let b = batch?;
-        let sid = i64_column(&b, "subscriber_id")?;
-        let cols: Vec<Vec<Option<i64>>> = (0..3)
-            .flat_map(|k| MEASURES.iter().map(move |m| format!("{m}_{k}")))
-            .map(|name| i64_column(&b, &name))
-            .collect::<Result<_>>()?;
+        let sid = i64_array(&b, "subscriber_id")?;
+        let month = utf8_column(&b, "month")?;
+        let measures: Vec<Int64Array> = MEASURES.iter().map(|m| i64_array(&b, m)).collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
-            let Some(row) = slot(sid[r]) else { continue };
+            let Some(row) = slot(sid.is_valid(r).then(|| sid.value(r))) else { continue };
+            let Some(k) = month.is_valid(r).then(|| months.iter().position(|m| m == month.value(r))).flatten()
+            else {
+                continue;
+            };
             let input = &mut inputs[row];
-            for k in 0..3 {
-                input.present[k] = cols[k * 7][r].is_some();
-                for (j, slot) in input.months[k].iter_mut().enumerate() {
-                    *slot = cols[k * 7 + j][r].and_then(|v| u32::try_from(v).ok()).unwrap_or(u32::MAX);
-                }
+            // A month is present when its row has voice minutes; a missing measure reads as u32::MAX.
+            input.present[k] = measures[0].is_valid(r);
+            for (slot, m) in input.months[k].iter_mut().zip(&measures) {
+                *slot = m.is_valid(r).then(|| u32::try_from(m.value(r)).ok()).flatten().unwrap_or(u32::MAX);
             }
         }
     }
@@ -519,13 +512,20 @@ fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<Ru
     for name in PRODUCTS {
         baskets.item_id(name);
     }
-    let mut counts = [0u64; PRODUCTS.len()];
+    // Subscribers by the set of products they hold (a few hundred sets for millions of
+    // subscribers), then each set once, with its count.
+    let mut holders: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
     for h in holdings {
+        *holders.entry(h.0).or_default() += 1;
+    }
+    let mut counts = [0u64; PRODUCTS.len()];
+    for (&set, &customers) in &holders {
+        let h = Holdings(set);
         let mut items: Vec<u32> = (0..PRODUCTS.len()).filter(|&i| h.has(i)).map(|i| i as u32).collect();
         for &i in &items {
-            counts[i as usize] += 1;
+            counts[i as usize] += customers;
         }
-        baskets.push(&mut items);
+        baskets.push_many(&mut items, customers);
     }
     let n = holdings.len().max(1) as f64;
     let base_rates = counts.map(|c| c as f64 / n);
@@ -570,7 +570,7 @@ fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<Ru
 /// The products each subscriber holds at the end of `window`'s as-of month, as baskets for
 /// rule mining (`cvm basket rules --warehouse`); subscribers holding nothing are left out.
 pub async fn held_products(root: &Path, window: Window) -> Result<Baskets> {
-    let ctx = warehouse_context(root, window, None, None).await?;
+    let ctx = warehouse_context(root, window, None, None, false).await?;
     let sql = format!(
         "SELECT subscriber_id, product FROM holdings WHERE {} ORDER BY subscriber_id, product",
         held_at_month_end(window)
@@ -642,7 +642,8 @@ pub struct OffersSummary {
     pub offers: u64,
     /// Subscribers with at least one offer.
     pub subscribers_with_offer: u64,
-    /// Sum of the written offers' expected value, yuan.
+    /// Sum of the written offers' expected value, yuan, added one offer after another in the
+    /// order of the nbo table (so it does not depend on how the rows were cut into batches).
     pub expected_value: f64,
     /// The plan policy used.
     pub plan_policy: String,
@@ -901,7 +902,7 @@ impl OffersRun {
     /// Reads the catalogs (plans, offers valid in the window, devices, pools) of warehouse
     /// `root`.
     pub(crate) async fn new(root: &Path, window: Window) -> Result<OffersRun> {
-        let ctx = warehouse_context(root, window, None, None).await?;
+        let ctx = warehouse_context(root, window, None, None, false).await?;
         Ok(OffersRun {
             cat: read_catalogs(&ctx, window).await?,
             months: window.months(),
@@ -994,7 +995,7 @@ impl OffersRun {
 
     /// The arbitrated offers of one range's features (whose first row is row `first_row` of
     /// the run; `churn_risk`: one likelihood per row of the range): the nbo table's batches,
-    /// the subscribers offered something and the offers' expected value.
+    /// the subscribers offered something and each offer's expected value, in the table's order.
     pub(crate) fn offers(
         &self,
         settled: &Settled,
@@ -1002,13 +1003,13 @@ impl OffersRun {
         first_row: usize,
         churn_risk: &[f64],
         cfg: &OffersConfig,
-    ) -> Result<(Vec<RecordBatch>, u64, f64)> {
+    ) -> Result<(Vec<RecordBatch>, u64, Vec<f64>)> {
         let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
         let (offsets, at) = batch_offsets(&rows);
         if first_row + at > self.holdings.len() || churn_risk.len() != at {
             return Err(bad("features", "the second pass does not match the first".into()));
         }
-        let batches: Vec<(RecordBatch, u64, f64)> = rows
+        let batches: Vec<(RecordBatch, u64, Vec<f64>)> = rows
             .par_iter()
             .zip(offsets.par_iter())
             .map(|(r, &o)| {
@@ -1031,13 +1032,18 @@ impl OffersRun {
                     cfg,
                 );
                 let subscribers = written.iter().map(|w| w.row).collect::<std::collections::BTreeSet<_>>().len() as u64;
-                let ev = written.iter().map(|w| w.arbitrated.expected_value).sum::<f64>();
+                let ev = written.iter().map(|w| w.arbitrated.expected_value).collect();
                 Ok((nbo_batch(r, &written)?, subscribers, ev))
             })
             .collect::<Result<_>>()?;
         let subscribers = batches.iter().map(|b| b.1).sum();
-        let ev = batches.iter().map(|b| b.2).sum();
-        Ok((batches.into_iter().map(|b| b.0).collect(), subscribers, ev))
+        let mut written = Vec::with_capacity(batches.len());
+        let mut ev = Vec::new();
+        for (batch, _, values) in batches {
+            written.push(batch);
+            ev.extend(values);
+        }
+        Ok((written, subscribers, ev))
     }
 
     /// The step's counts, once every range has its offers: `offers`, `subscribers` and

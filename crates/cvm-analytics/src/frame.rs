@@ -1,6 +1,6 @@
 //! Reading columns of query results by name, whatever numeric type the engine chose.
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 
@@ -23,6 +23,12 @@ pub fn f64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
 pub fn i64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
     let c = cast(column(batch, name)?, &DataType::Int64)?;
     Ok(c.as_primitive::<Int64Type>().iter().collect())
+}
+
+/// Column `name` as a whole-number array (no copy when the engine gave Int64 already).
+pub fn i64_array(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
+    let c = cast(column(batch, name)?, &DataType::Int64)?;
+    Ok(c.as_primitive::<Int64Type>().clone())
 }
 
 /// Column `name` as text (nulls kept).

@@ -179,7 +179,8 @@ pub async fn analyse(
     let columns = datafusion::common::DFSchema::try_from(planned.as_ref().clone())?;
     let checked = segments::check_segments(&SessionContext::new(), &columns, &defs)?;
 
-    let ranges = features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
+    let features::SubscriberRanges { ranges, in_id_order } =
+        features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
     let at_once = config.execution.ranges_at_once();
     let pending = store::PendingRun::create(root, &window.as_of.to_string())?;
     let mut offers = fit::OffersRun::new(root, window).await?;
@@ -193,7 +194,7 @@ pub async fn analyse(
         progress(Progress { step: Step::Features, ranges: Some(group_progress(&group, ranges.len())) });
         let offers_now = &offers;
         let found = side_by_side(group, |k, partitions| {
-            first_range(root, window, ranges[k], k, partitions, config, offers_now, &pending)
+            first_range(root, window, ranges[k], in_id_order, k, partitions, config, offers_now, &pending)
         })?;
         for found in found.into_iter().flatten() {
             behaviour.append(&found.behaviour);
@@ -249,7 +250,8 @@ pub async fn analyse(
             nbo.write_all(&found.offers)?;
             offered += found.offers.iter().map(|b| b.num_rows() as u64).sum::<u64>();
             offered_subscribers += found.offered_subscribers;
-            expected_value += found.expected_value;
+            // One offer after another, in the table's order: a float sum depends on its order.
+            expected_value = found.expected_value.iter().fold(expected_value, |sum, ev| sum + ev);
         }
     }
     // No subscriber at all: an empty table with the columns a run has.
@@ -336,20 +338,21 @@ struct FirstRange {
     scratch: PathBuf,
 }
 
-/// Pass 1 over range `k`: features, value, clustering inputs, plan and data fit; the rows go
-/// to a scratch file. `None` when the range has no subscriber of the run.
+/// Pass 1 over range `k` (`in_id_order`: the subscribers file is sorted by id): features,
+/// value, clustering inputs, plan and data fit; the rows go to a scratch file. `None` when the range has no subscriber of the run.
 #[allow(clippy::too_many_arguments)]
 async fn first_range(
     root: &Path,
     window: Window,
     range: features::IdRange,
+    in_id_order: bool,
     k: usize,
     partitions: usize,
     config: &RunConfig,
     offers: &fit::OffersRun,
     pending: &store::PendingRun,
 ) -> Result<Option<FirstRange>> {
-    let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions)).await?;
+    let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions), in_id_order).await?;
     let found = features::features_in(&warehouse, window).await?;
     if found.batches.iter().all(|b| b.num_rows() == 0) {
         return Ok(None);
@@ -361,7 +364,7 @@ async fn first_range(
         value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
     let behaviour = clusters::behaviour(&valued)?;
     let fit = offers.fit_range(&warehouse, window, &valued, &config.offers).await?;
-    let scratch = pending.write_scratch(k, &valued)?;
+    let scratch = pending.write_scratch(k, &valued, config.execution.compress_scratch)?;
     Ok(Some(FirstRange { valued, behaviour, fit, scratch }))
 }
 
@@ -376,7 +379,8 @@ struct SecondRange {
     scores: Option<Vec<RecordBatch>>,
     offers: Vec<RecordBatch>,
     offered_subscribers: u64,
-    expected_value: f64,
+    /// Each offer's expected value, in the nbo table's order.
+    expected_value: Vec<f64>,
 }
 
 /// Pass 2 over one range's scratch rows (rows `first_row..` of the run, `labels` their

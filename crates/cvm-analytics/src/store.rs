@@ -155,8 +155,8 @@ impl PendingRun {
     }
 
     /// Writes range `k`'s rows (not empty) to a scratch file of the run, read back once by
-    /// [`take_scratch`]; returns its path.
-    pub(crate) fn write_scratch(&self, k: usize, batches: &[RecordBatch]) -> Result<PathBuf> {
+    /// [`take_scratch`], LZ4-compressed if `compress`; returns its path.
+    pub(crate) fn write_scratch(&self, k: usize, batches: &[RecordBatch], compress: bool) -> Result<PathBuf> {
         use datafusion::arrow::ipc::CompressionType;
         use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
         let path = self.path(&format!(".range-{k:05}.arrow"));
@@ -164,8 +164,8 @@ impl PendingRun {
             path: path.clone(),
             source: std::io::Error::other("no rows to keep"),
         })?;
-        // Arrow IPC with LZ4: cheap to write and to read, as the rows are read back once.
-        let options = IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+        // Arrow IPC: cheap to write and to read, as the rows are read back once.
+        let options = IpcWriteOptions::default().try_with_compression(compress.then_some(CompressionType::LZ4_FRAME))?;
         let file = std::io::BufWriter::new(File::create(&path).map_err(io(&path))?);
         let mut writer = FileWriter::try_new_with_options(file, &schema, options)?;
         for b in batches {

@@ -61,13 +61,19 @@ impl Baskets {
 
     /// Adds one customer's basket of item ids (any order; repeats are counted once).
     pub fn push(&mut self, basket: &mut Vec<u32>) {
+        self.push_many(basket, 1);
+    }
+
+    /// Adds `customers` customers holding the same basket of item ids (any order; repeats
+    /// are counted once).
+    pub fn push_many(&mut self, basket: &mut Vec<u32>, customers: u64) {
         basket.sort_unstable();
         basket.dedup();
-        self.len += 1;
+        self.len += customers;
         if let Some(n) = self.distinct.get_mut(basket.as_slice()) {
-            *n += 1;
+            *n += customers;
         } else {
-            self.distinct.insert(basket.clone(), 1);
+            self.distinct.insert(basket.clone(), customers);
         }
     }
 
@@ -636,6 +642,22 @@ mod tests {
         assert_eq!(r.confidence, 1.0);
         assert!((r.lift - 1.0 / (4.0 / 9.0)).abs() < 1e-12);
         assert!(rules.iter().all(|r| r.confidence >= 0.7));
+    }
+
+    #[test]
+    fn a_basket_added_for_many_customers_counts_as_many_baskets() {
+        let raw: Vec<Vec<u32>> = vec![vec![2, 1], vec![1, 2], vec![1, 2, 2], vec![3], vec![]];
+        let one_by_one = baskets_of(&raw, 4);
+        let mut grouped = baskets_of(&[], 4);
+        grouped.push_many(&mut vec![1, 2], 3);
+        grouped.push_many(&mut vec![3], 1);
+        grouped.push_many(&mut vec![], 1);
+        assert_eq!((grouped.len(), grouped.distinct_len()), (5, 3));
+        assert_eq!(grouped.distinct, one_by_one.distinct);
+        let itemsets = |b: &Baskets| -> BTreeMap<Vec<u32>, u64> {
+            fpgrowth(b, 0.2, None).unwrap().itemsets.iter().map(|s| (s.items.clone(), s.count)).collect()
+        };
+        assert_eq!(itemsets(&grouped), brute_force(&raw, 1, 99));
     }
 
     #[test]

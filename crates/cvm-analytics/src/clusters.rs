@@ -144,23 +144,27 @@ pub fn cluster(raw: &Matrix, config: &Clustering) -> Result<(Vec<u32>, ClusterRe
         };
         return Ok((vec![], report));
     }
-    // Log-scale the heavy-tailed features, then standardise every column.
+    // Log-scale the heavy-tailed features, then standardise every column. Value by value on
+    // every core; each column's sums in row order, so the bytes do not depend on the cores.
     let mut x = raw.clone();
-    for (j, (_, log)) in CLUSTER_FEATURES.iter().enumerate() {
-        if *log {
-            for i in 0..n {
-                x.data[i * d + j] = x.data[i * d + j].max(0.0).ln_1p();
+    x.data.par_chunks_mut(d).for_each(|row| {
+        for (v, (_, log)) in row.iter_mut().zip(CLUSTER_FEATURES) {
+            if *log {
+                *v = v.max(0.0).ln_1p();
             }
         }
-    }
+    });
+    let mut scale = Vec::with_capacity(d);
     for j in 0..d {
         let mean = (0..n).map(|i| x.data[i * d + j]).sum::<f64>() / n as f64;
         let var = (0..n).map(|i| (x.data[i * d + j] - mean).powi(2)).sum::<f64>() / n as f64;
-        let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
-        for i in 0..n {
-            x.data[i * d + j] = (x.data[i * d + j] - mean) / sd;
-        }
+        scale.push((mean, if var > 0.0 { var.sqrt() } else { 1.0 }));
     }
+    x.data.par_chunks_mut(d).for_each(|row| {
+        for (v, (mean, sd)) in row.iter_mut().zip(&scale) {
+            *v = (*v - mean) / sd;
+        }
+    });
     let sample = spread_sample(&x, config.sample.max(1));
     let fit = |data: &Matrix, k: usize, restarts: usize| kmeans(data, k, restarts, config.seed);
     let (k, chosen_by, silhouette) = if config.k > 0 {

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use cvm_domain::Fen;
+use rayon::slice::ParallelSliceMut;
 
 /// Handset price tier, as the device catalog declares it; ordered entry < flagship.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -229,7 +230,9 @@ pub fn allocate(rules: &DeviceRules, pool: &[PoolStock], subscribers: &[DeviceSu
     }
     let mut needing: Vec<(&DeviceSubscriber, DeviceTier, DeviceNeed)> =
         subscribers.iter().filter_map(|s| device_need(rules, s).map(|(t, n)| (s, t, n))).collect();
-    needing.sort_by(|a, b| b.0.value.total_cmp(&a.0.value).then(a.0.subscriber_id.cmp(&b.0.subscriber_id)));
+    // On every core: millions need a device at a large operator. The order is total (ids are
+    // unique), so the cores change nothing.
+    needing.par_sort_by(|a, b| b.0.value.total_cmp(&a.0.value).then(a.0.subscriber_id.cmp(&b.0.subscriber_id)));
     let mut out = Vec::with_capacity(needing.len());
     for (rank, (s, tier, need)) in needing.into_iter().enumerate() {
         let mut reserved = None;

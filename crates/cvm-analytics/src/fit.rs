@@ -280,8 +280,7 @@ async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Resul
         let measures: Vec<Int64Array> = MEASURES.iter().map(|m| i64_array(&b, m)).collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
             let Some(row) = slot(sid.is_valid(r).then(|| sid.value(r))) else { continue };
-            let Some(k) = month.is_valid(r).then(|| months.iter().position(|m| m == month.value(r))).flatten()
-            else {
+            let Some(k) = month.is_valid(r).then(|| months.iter().position(|m| m == month.value(r))).flatten() else {
                 continue;
             };
             let input = &mut inputs[row];

@@ -339,7 +339,8 @@ struct FirstRange {
 }
 
 /// Pass 1 over range `k` (`in_id_order`: the subscribers file is sorted by id): features,
-/// value, clustering inputs, plan and data fit; the rows go to a scratch file. `None` when the range has no subscriber of the run.
+/// value, clustering inputs, plan and data fit; the rows go to a scratch file. `None` when
+/// the range has no subscriber of the run.
 #[allow(clippy::too_many_arguments)]
 async fn first_range(
     root: &Path,

@@ -165,7 +165,8 @@ impl PendingRun {
             source: std::io::Error::other("no rows to keep"),
         })?;
         // Arrow IPC: cheap to write and to read, as the rows are read back once.
-        let options = IpcWriteOptions::default().try_with_compression(compress.then_some(CompressionType::LZ4_FRAME))?;
+        let options =
+            IpcWriteOptions::default().try_with_compression(compress.then_some(CompressionType::LZ4_FRAME))?;
         let file = std::io::BufWriter::new(File::create(&path).map_err(io(&path))?);
         let mut writer = FileWriter::try_new_with_options(file, &schema, options)?;
         for b in batches {

@@ -213,7 +213,8 @@ fn small_ranges_give_the_same_results_as_one_range() {
     let one_by_one = dir.path().join("one.toml");
     fs::write(&one_by_one, "[execution]\nsubscribers_per_range = 256\nparallel_ranges = 1\n").unwrap();
     let five = dir.path().join("five.toml");
-    fs::write(&five, "[execution]\nsubscribers_per_range = 256\nparallel_ranges = 5\ncompress_scratch = true\n").unwrap();
+    fs::write(&five, "[execution]\nsubscribers_per_range = 256\nparallel_ranges = 5\ncompress_scratch = true\n")
+        .unwrap();
     let (mut serial, mut side_by_side) = (run(&["--config", arg(&one_by_one)]), run(&["--config", arg(&five)]));
     for files in [&mut serial, &mut side_by_side] {
         // The seconds taken, and the configuration's own setting, differ.

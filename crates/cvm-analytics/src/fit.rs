@@ -59,7 +59,8 @@ const MEASURES: [&str; 7] =
 /// slot by id ([`read_inputs`]): joining the three on `subscriber_id` in the engine copied
 /// every column once more. Usage is read as it is stored, one row per subscriber and month
 /// (the import refuses a second row of a key): pivoting it to months side by side in the
-/// engine (21 `MAX(CASE ...)` in a group-by) cost six times the scan.
+/// engine (21 `MAX(CASE ...)` in a group-by) made pass 1 of a 1M run on one core 8.3 s
+/// instead of 5.7 s.
 fn fit_sql(window: Window) -> [String; 3] {
     let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let held: Vec<String> = PRODUCTS

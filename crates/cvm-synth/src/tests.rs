@@ -15,21 +15,44 @@ use crate::{GenerateConfig, GenerateSummary, OutputFormat, generate};
 
 /// A generated CSV export kept for the whole test run.
 struct Export {
-    _dir: tempfile::TempDir,
     path: PathBuf,
     summary: GenerateSummary,
     config: GenerateConfig,
 }
 
+/// Folders of the export are named by this prefix and the id of the test process.
+const EXPORT_PREFIX: &str = "cvm-synth-tests-";
+
 fn export() -> &'static Export {
     static E: OnceLock<Export> = OnceLock::new();
     E.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().to_path_buf();
+        // A static is never dropped, so a temporary folder held here would outlive the process
+        // (20 MB a test process under nextest). The folder is named by process id instead, and
+        // those of processes that have ended are removed first.
+        let base = std::env::temp_dir();
+        remove_exports_of_ended_processes(&base);
+        let path = base.join(format!("{EXPORT_PREFIX}{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
         let config = GenerateConfig::new(20_000, 6, 42);
         let summary = generate(&config, &path, &mut |_| {}).expect("generate");
-        Export { _dir: dir, path, summary, config }
+        Export { path, summary, config }
     })
+}
+
+/// Removes the export folders in `base` of test processes no longer running (where the
+/// system lists its processes under /proc).
+fn remove_exports_of_ended_processes(base: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(EXPORT_PREFIX) else { continue };
+        if pid.parse::<u32>().is_ok() && !proc.join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A CSV file as header and rows of fields (generated text is never quoted).

@@ -228,13 +228,18 @@ pub fn allocate(rules: &DeviceRules, pool: &[PoolStock], subscribers: &[DeviceSu
             models.sort();
         }
     }
-    let mut needing: Vec<(&DeviceSubscriber, DeviceTier, DeviceNeed)> =
-        subscribers.iter().filter_map(|s| device_need(rules, s).map(|(t, n)| (s, t, n))).collect();
-    // On every core: millions need a device at a large operator. The order is total (ids are
-    // unique), so the cores change nothing.
-    needing.par_sort_by(|a, b| b.0.value.total_cmp(&a.0.value).then(a.0.subscriber_id.cmp(&b.0.subscriber_id)));
+    // (value, id, index, tier, need): the sort keys beside each other rather than behind a
+    // reference, as millions need a device at a large operator.
+    let mut needing: Vec<(f64, i64, usize, DeviceTier, DeviceNeed)> = subscribers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| device_need(rules, s).map(|(t, n)| (s.value, s.subscriber_id, i, t, n)))
+        .collect();
+    // On every core. The order is total (ids are unique), so the cores change nothing.
+    needing.par_sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut out = Vec::with_capacity(needing.len());
-    for (rank, (s, tier, need)) in needing.into_iter().enumerate() {
+    for (rank, (_, _, i, tier, need)) in needing.into_iter().enumerate() {
+        let s = &subscribers[i];
         let mut reserved = None;
         if let Some(shelf) = shelves.get_mut(s.branch_id.as_str()) {
             for t in (lowest_acceptable(s.current_tier, tier, need) as usize..=tier as usize).rev() {

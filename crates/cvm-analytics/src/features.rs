@@ -457,7 +457,7 @@ pub(crate) async fn warehouse_context(
     let ordered = |name: &str| name == "subscribers" && subscribers_in_id_order;
     for name in ["subscribers", "plans", "devices", "holdings", "offers", "device_pool"] {
         let t = table(name)?;
-        register(&ctx, t, &cvm_warehouse::store::table_files(root, t), range, ordered(name)).await?;
+        register_files(&ctx, t.name, t, &cvm_warehouse::store::table_files(root, t), range, ordered(name)).await?;
     }
     let window_months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let usage = table("usage")?;
@@ -466,7 +466,7 @@ pub(crate) async fn warehouse_context(
         .map(|m| cvm_warehouse::store::partition_path(root, usage, m))
         .filter(|p| p.exists())
         .collect();
-    register(&ctx, usage, &usage_files, range, false).await?;
+    register_files(&ctx, usage.name, usage, &usage_files, range, false).await?;
     // Every event month up to the as-of month: a stop begun before the window lasts into it.
     let events = table("events")?;
     let as_of = window.as_of.to_string();
@@ -475,7 +475,7 @@ pub(crate) async fn warehouse_context(
         .filter(|m| *m <= as_of)
         .map(|m| cvm_warehouse::store::partition_path(root, events, &m))
         .collect();
-    register(&ctx, events, &event_files, range, false).await?;
+    register_files(&ctx, events.name, events, &event_files, range, false).await?;
     Ok(ctx)
 }
 
@@ -505,22 +505,7 @@ fn register_empty_as(ctx: &SessionContext, alias: &str, table: &Table) -> Result
     Ok(())
 }
 
-/// Registers `files` as `table` in `ctx`, keeping only the subscribers of `range` where the
-/// table is keyed by subscriber, declared sorted by `subscriber_id` if `in_id_order` (the
-/// caller checked it: the engine does not); no files is an empty table of the declared
-/// columns (an operator may not export holdings or events at all).
-async fn register(
-    ctx: &SessionContext,
-    table: &Table,
-    files: &[std::path::PathBuf],
-    range: Option<IdRange>,
-    in_id_order: bool,
-) -> Result<()> {
-    register_files(ctx, table.name, table, files, range, in_id_order).await
-}
-
-/// [`register`] under another name, `alias` (a query reading two months of one table apart);
-/// files that do not exist (a month without events, say) are skipped.
+/// [`register_files`] with no order declared (a query reading two months of one table apart).
 pub(crate) async fn register_as(
     ctx: &SessionContext,
     alias: &str,
@@ -531,6 +516,11 @@ pub(crate) async fn register_as(
     register_files(ctx, alias, table, files, range, false).await
 }
 
+/// Registers `files` as `alias` of `table` in `ctx`, keeping only the subscribers of `range`
+/// where the table is keyed by subscriber, declared sorted by `subscriber_id` if `in_id_order`
+/// (the caller checked it: the engine does not); files that do not exist (a month without
+/// events, say) are skipped, and no files is an empty table of the declared columns (an
+/// operator may not export holdings or events at all).
 async fn register_files(
     ctx: &SessionContext,
     alias: &str,

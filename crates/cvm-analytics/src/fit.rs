@@ -994,8 +994,8 @@ impl OffersRun {
     }
 
     /// The arbitrated offers of one range's features (whose first row is row `first_row` of
-    /// the run; `churn_risk`: one likelihood per row of the range): the nbo table's batches,
-    /// the subscribers offered something and each offer's expected value, in the table's order.
+    /// the run; `churn_risk`: one likelihood per row of the range): the nbo table's batches and
+    /// the subscribers offered something.
     pub(crate) fn offers(
         &self,
         settled: &Settled,
@@ -1003,13 +1003,13 @@ impl OffersRun {
         first_row: usize,
         churn_risk: &[f64],
         cfg: &OffersConfig,
-    ) -> Result<(Vec<RecordBatch>, u64, Vec<f64>)> {
+    ) -> Result<(Vec<RecordBatch>, u64)> {
         let rows: Vec<Rows> = features.par_iter().map(Rows::read).collect::<Result<_>>()?;
         let (offsets, at) = batch_offsets(&rows);
         if first_row + at > self.holdings.len() || churn_risk.len() != at {
             return Err(bad("features", "the second pass does not match the first".into()));
         }
-        let batches: Vec<(RecordBatch, u64, Vec<f64>)> = rows
+        let batches: Vec<(RecordBatch, u64)> = rows
             .par_iter()
             .zip(offsets.par_iter())
             .map(|(r, &o)| {
@@ -1032,18 +1032,11 @@ impl OffersRun {
                     cfg,
                 );
                 let subscribers = written.iter().map(|w| w.row).collect::<std::collections::BTreeSet<_>>().len() as u64;
-                let ev = written.iter().map(|w| w.arbitrated.expected_value).collect();
-                Ok((nbo_batch(r, &written)?, subscribers, ev))
+                Ok((nbo_batch(r, &written)?, subscribers))
             })
             .collect::<Result<_>>()?;
         let subscribers = batches.iter().map(|b| b.1).sum();
-        let mut written = Vec::with_capacity(batches.len());
-        let mut ev = Vec::new();
-        for (batch, _, values) in batches {
-            written.push(batch);
-            ev.extend(values);
-        }
-        Ok((written, subscribers, ev))
+        Ok((batches.into_iter().map(|b| b.0).collect(), subscribers))
     }
 
     /// The step's counts, once every range has its offers: `offers`, `subscribers` and

@@ -251,7 +251,10 @@ pub async fn analyse(
             offered += found.offers.iter().map(|b| b.num_rows() as u64).sum::<u64>();
             offered_subscribers += found.offered_subscribers;
             // One offer after another, in the table's order: a float sum depends on its order.
-            expected_value = found.expected_value.iter().fold(expected_value, |sum, ev| sum + ev);
+            for b in &found.offers {
+                expected_value =
+                    frame::f64_column(b, "expected_value")?.into_iter().flatten().fold(expected_value, |s, v| s + v);
+            }
         }
     }
     // No subscriber at all: an empty table with the columns a run has.
@@ -380,8 +383,6 @@ struct SecondRange {
     scores: Option<Vec<RecordBatch>>,
     offers: Vec<RecordBatch>,
     offered_subscribers: u64,
-    /// Each offer's expected value, in the nbo table's order.
-    expected_value: Vec<f64>,
 }
 
 /// Pass 2 over one range's scratch rows (rows `first_row..` of the run, `labels` their
@@ -414,18 +415,8 @@ async fn second_range(
     let (warnings, warning_counts) = warnings::warnings(&df, &config.warnings).await?;
     let scores = model.map(|m| features.iter().map(|b| churn::score(m, b)).collect::<Result<Vec<_>>>()).transpose()?;
     let risk = churn_risk(&features, scores.as_deref(), &warnings, &config.offers)?;
-    let (offers, offered_subscribers, expected_value) =
-        offers.offers(settled, &features, first_row, &risk, &config.offers)?;
-    Ok(SecondRange {
-        features,
-        segments,
-        warnings,
-        warning_counts,
-        scores,
-        offers,
-        offered_subscribers,
-        expected_value,
-    })
+    let (offers, offered_subscribers) = offers.offers(settled, &features, first_row, &risk, &config.offers)?;
+    Ok(SecondRange { features, segments, warnings, warning_counts, scores, offers, offered_subscribers })
 }
 
 /// `schema` with the cluster column added.

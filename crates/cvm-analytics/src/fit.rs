@@ -862,8 +862,7 @@ fn nbo_batch(rows: &Rows, offers: &[NboRow]) -> Result<RecordBatch> {
 /// [`OffersRun::settle`] once (the pool shared out across all branches in value order, the
 /// cross-sell rules mined over everyone), then [`OffersRun::offers`] on each range.
 pub(crate) struct OffersRun {
-    cat: Catalogs,
-    months: Vec<Month>,
+    fitter: RangeFitter,
     /// Plan changes backed by a service task, by row of the run.
     plan_offers: Vec<PlanChange>,
     /// Data packs that save money, by row of the run.
@@ -898,24 +897,14 @@ pub(crate) struct Settled {
     policy: NboPolicy,
 }
 
-impl OffersRun {
-    /// Reads the catalogs (plans, offers valid in the window, devices, pools) of warehouse
-    /// `root`.
-    pub(crate) async fn new(root: &Path, window: Window) -> Result<OffersRun> {
-        let ctx = warehouse_context(root, window, None, None, false).await?;
-        Ok(OffersRun {
-            cat: read_catalogs(&ctx, window).await?,
-            months: window.months(),
-            plan_offers: Vec::new(),
-            pack_offers: Vec::new(),
-            devices: Vec::new(),
-            holdings: Vec::new(),
-            in_group: Vec::new(),
-            left: Vec::new(),
-            counts: [0; 8],
-        })
-    }
+/// The catalogs and the window's months: all that fitting one range reads.
+#[derive(Clone)]
+pub(crate) struct RangeFitter {
+    cat: Arc<Catalogs>,
+    months: Vec<Month>,
+}
 
+impl RangeFitter {
     /// Plan and data fit of one range's features (sorted by subscriber, carrying value and
     /// tier); `ctx` holds that range of the warehouse. Nothing of the run changes: ranges
     /// may be fitted side by side, and [`OffersRun::add_range`] adds them in order.
@@ -946,6 +935,30 @@ impl OffersRun {
             holdings: inputs.iter().map(|i| i.holdings).collect(),
             in_group: inputs.iter().map(|i| i.in_group).collect(),
         })
+    }
+}
+
+impl OffersRun {
+    /// Reads the catalogs (plans, offers valid in the window, devices, pools) of warehouse
+    /// `root`.
+    pub(crate) async fn new(root: &Path, window: Window) -> Result<OffersRun> {
+        let ctx = warehouse_context(root, window, None, None, false).await?;
+        Ok(OffersRun {
+            fitter: RangeFitter { cat: Arc::new(read_catalogs(&ctx, window).await?), months: window.months() },
+            plan_offers: Vec::new(),
+            pack_offers: Vec::new(),
+            devices: Vec::new(),
+            holdings: Vec::new(),
+            in_group: Vec::new(),
+            left: Vec::new(),
+            counts: [0; 8],
+        })
+    }
+
+    /// What fitting a range needs, for the threads computing ranges while the run adds
+    /// those before.
+    pub(crate) fn fitter(&self) -> RangeFitter {
+        self.fitter.clone()
     }
 
     /// Adds a range's fit, whose rows follow those of the ranges added before: the fit tables
@@ -980,7 +993,7 @@ impl OffersRun {
     /// table goes to `device_fit`), and mines the cross-sell rules over everyone still on the
     /// network.
     pub(crate) fn settle(&mut self, cfg: &OffersConfig, device_fit: &mut TableWriter) -> Result<Settled> {
-        let allocations = allocate(&cfg.device_rules(), &self.cat.pool, &self.devices);
+        let allocations = allocate(&cfg.device_rules(), &self.fitter.cat.pool, &self.devices);
         let by_id: HashMap<i64, &DeviceSubscriber> = self.devices.iter().map(|s| (s.subscriber_id, s)).collect();
         device_fit.write(&device_fit_batch(&allocations, &by_id)?)?;
         let device_needs = allocations.len() as u64;
@@ -1027,7 +1040,7 @@ impl OffersRun {
                     &churn_risk[o..o + r.id.len()],
                     plans,
                     packs,
-                    &self.cat,
+                    &self.fitter.cat,
                     settled,
                     cfg,
                 );
@@ -1061,7 +1074,7 @@ impl OffersRun {
             data_pack_recommended: c[7],
             device_needs: settled.device_needs,
             devices_reserved: settled.reserved.len() as u64,
-            pool_units: self.cat.pool.iter().map(|p| u64::from(p.stock)).sum(),
+            pool_units: self.fitter.cat.pool.iter().map(|p| u64::from(p.stock)).sum(),
             rules: settled.rules.len() as u64,
             offers,
             subscribers_with_offer: subscribers,

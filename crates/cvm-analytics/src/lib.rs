@@ -190,21 +190,26 @@ pub async fn analyse(
     let mut tally = value::ValueTally::default();
     // (scratch file, its rows among the run's) of each range with subscribers.
     let mut scratch: Vec<(PathBuf, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
-    for group in range_groups(ranges.len(), at_once) {
-        progress(Progress { step: Step::Features, ranges: Some(group_progress(&group, ranges.len())) });
-        let offers_now = &offers;
-        let found = side_by_side(group, |k, partitions| {
-            first_range(root, window, ranges[k], in_id_order, k, partitions, config, offers_now, &pending)
-        })?;
-        for found in found.into_iter().flatten() {
+    let fitter = offers.fitter();
+    progress(in_flight(Step::Features, 0, at_once, ranges.len()));
+    in_range_order(
+        ranges.len(),
+        at_once,
+        |k, partitions| first_range(root, window, ranges[k], in_id_order, k, partitions, config, &fitter, &pending),
+        |k, found| {
+            let Some(found) = found else { return Ok(()) };
             behaviour.append(&found.behaviour);
             found.valued.iter().try_for_each(|b| tally.add(b))?;
             offers.add_range(found.fit, &mut plan_fit, &mut data_fit)?;
             let first = scratch.last().map_or(0, |(_, rows)| rows.end);
             let n: usize = found.valued.iter().map(RecordBatch::num_rows).sum();
             scratch.push((found.scratch, first..first + n));
-        }
-    }
+            if k + 1 < ranges.len() {
+                progress(in_flight(Step::Features, k + 1, at_once, ranges.len()));
+            }
+            Ok(())
+        },
+    )?;
     plan_fit.finish()?;
     data_fit.finish()?;
 
@@ -227,13 +232,15 @@ pub async fn analyse(
     let mut segment_tally = segments::SegmentTally::new(defs.len());
     let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
-    for group in range_groups(scratch.len(), at_once) {
-        progress(Progress { step: Step::Segments, ranges: Some(group_progress(&group, scratch.len())) });
-        let found = side_by_side(group, |k, _| {
+    progress(in_flight(Step::Segments, 0, at_once, scratch.len()));
+    in_range_order(
+        scratch.len(),
+        at_once,
+        |k, _| {
             let (path, rows) = &scratch[k];
             second_range(path, rows.start, &labels[rows.clone()], &checked, config, model.as_ref(), &offers, &settled)
-        })?;
-        for found in found {
+        },
+        |k, found| {
             if let Some(first) = found.features.first() {
                 pending
                     .table_once(&mut features_file, store::files::FEATURES, &first.schema())?
@@ -255,8 +262,12 @@ pub async fn analyse(
                 expected_value =
                     frame::f64_column(b, "expected_value")?.into_iter().flatten().fold(expected_value, |s, v| s + v);
             }
-        }
-    }
+            if k + 1 < scratch.len() {
+                progress(in_flight(Step::Segments, k + 1, at_once, scratch.len()));
+            }
+            Ok(())
+        },
+    )?;
     // No subscriber at all: an empty table with the columns a run has.
     let features_file = match features_file {
         Some(f) => f,
@@ -291,44 +302,127 @@ pub async fn analyse(
     })
 }
 
-/// The ranges `0..n` in groups of `at_once` (the last may be shorter).
-fn range_groups(n: usize, at_once: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let at_once = at_once.max(1);
-    (0..n).step_by(at_once).map(move |first| first..(first + at_once).min(n))
+/// Where a pass is when range `k` (from 0) is the next to be added: that range and those
+/// computed with it.
+fn in_flight(step: Step, k: usize, at_once: usize, of: usize) -> Progress {
+    Progress { step, ranges: Some(Ranges { first: k + 1, last: (k + at_once.max(1)).min(of), of }) }
 }
 
-/// A group of ranges as people count them.
-fn group_progress(group: &std::ops::Range<usize>, of: usize) -> Ranges {
-    Ranges { first: group.start + 1, last: group.end, of }
-}
-
-/// Runs `work(k, partitions)` for each range `k` of `group` at once, each on a thread of its
-/// own with a query runtime of its own, and returns what they found in the order of `group`.
-/// Each range's queries run in an even share of the cores: side by side, one partition each
-/// needs no hash repartitioning between its operators.
-fn side_by_side<R, F, Fut>(group: std::ops::Range<usize>, work: F) -> Result<Vec<R>>
+/// Runs `work(k, partitions)` for every range `k` of `0..n` on `at_once` threads, each with a
+/// query runtime of its own and an even share of the cores (side by side, one partition each
+/// needs no hash repartitioning between its operators), and hands each result to `take` in
+/// range order, on this thread, as soon as it and those before it are done.
+///
+/// A thread goes on to the next range while `take` adds finished ones, so neither a slow range
+/// nor the adding holds the cores idle; besides the one being added, at most `at_once` ranges
+/// are computing or waiting to be added, so memory stays bounded. The first error stops the
+/// ranges not yet begun.
+fn in_range_order<R, F, Fut>(
+    n: usize,
+    at_once: usize,
+    work: F,
+    mut take: impl FnMut(usize, R) -> Result<()>,
+) -> Result<()>
 where
     R: Send,
     F: Fn(usize, usize) -> Fut + Sync,
     Fut: std::future::Future<Output = Result<R>>,
 {
+    let at_once = at_once.clamp(1, n.max(1));
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    let partitions = (cores / group.len().max(1)).max(1);
+    let partitions = (cores / at_once).max(1);
+    let turns = Turns::new(n, at_once);
     std::thread::scope(|s| {
-        let threads: Vec<_> = group
-            .map(|k| {
-                let work = &work;
-                s.spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .build()
-                        .map_err(|source| AnalyticsError::Io { path: "query runtime".into(), source })?;
-                    runtime.block_on(work(k, partitions))
-                })
-            })
-            .collect();
-        // A panic in a range is a bug, not bad input: it goes on as the panic it was.
-        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        let (done, finished) = std::sync::mpsc::channel::<(usize, Result<R>)>();
+        for _ in 0..at_once {
+            let (done, work, turns) = (done.clone(), &work, &turns);
+            s.spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+                    Ok(r) => r,
+                    Err(source) => {
+                        // The next range fails with the reason; the other threads go on.
+                        if let Some(k) = turns.next() {
+                            let _ = done.send((k, Err(AnalyticsError::Io { path: "query runtime".into(), source })));
+                        }
+                        return;
+                    }
+                };
+                while let Some(k) = turns.next() {
+                    if done.send((k, runtime.block_on(work(k, partitions)))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut ready = std::collections::BTreeMap::new();
+        let outcome = (0..n).try_for_each(|k| {
+            while !ready.contains_key(&k) {
+                // Every thread gone before range k came back: one panicked, and the scope
+                // goes on with that panic when it ends.
+                let Ok((at, found)) = finished.recv() else {
+                    return Err(AnalyticsError::Io {
+                        path: "range threads".into(),
+                        source: std::io::Error::other("every thread computing ranges stopped"),
+                    });
+                };
+                ready.insert(at, found);
+            }
+            let found = ready.remove(&k).unwrap_or_else(|| unreachable!("range {k} is ready"));
+            // Taken as soon as handed over: a thread begins another range while this one is added.
+            turns.taken();
+            take(k, found?)?;
+            Ok(())
+        });
+        turns.stop();
+        outcome
     })
+}
+
+/// Which range a thread of [`in_range_order`] begins next, and when it may.
+struct Turns {
+    /// (ranges begun, ranges taken, stopped).
+    state: std::sync::Mutex<(usize, usize, bool)>,
+    changed: std::sync::Condvar,
+    ranges: usize,
+    at_once: usize,
+}
+
+impl Turns {
+    fn new(ranges: usize, at_once: usize) -> Turns {
+        Turns { state: std::sync::Mutex::new((0, 0, false)), changed: std::sync::Condvar::new(), ranges, at_once }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize, bool)> {
+        // The state is three counters, whole after any panic.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The next range to begin, once fewer than `at_once` are begun and not taken; `None`
+    /// when none is left or the run stopped.
+    fn next(&self) -> Option<usize> {
+        let mut s = self.lock();
+        while !s.2 && s.0 < self.ranges && s.0 >= s.1 + self.at_once {
+            s = self.changed.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if s.2 || s.0 >= self.ranges {
+            return None;
+        }
+        s.0 += 1;
+        Some(s.0 - 1)
+    }
+
+    /// One more range taken: a thread may begin another.
+    fn taken(&self) {
+        self.lock().1 += 1;
+        self.changed.notify_all();
+    }
+
+    /// No more range begins.
+    fn stop(&self) {
+        self.lock().2 = true;
+        self.changed.notify_all();
+    }
 }
 
 /// What pass 1 found in one range, before it is added to the run.
@@ -353,7 +447,7 @@ async fn first_range(
     k: usize,
     partitions: usize,
     config: &RunConfig,
-    offers: &fit::OffersRun,
+    fitter: &fit::RangeFitter,
     pending: &store::PendingRun,
 ) -> Result<Option<FirstRange>> {
     let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions), in_id_order).await?;
@@ -367,7 +461,7 @@ async fn first_range(
     let valued =
         value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
     let behaviour = clusters::behaviour(&valued)?;
-    let fit = offers.fit_range(&warehouse, window, &valued, &config.offers).await?;
+    let fit = fitter.fit_range(&warehouse, window, &valued, &config.offers).await?;
     let scratch = pending.write_scratch(k, &valued, config.execution.compress_scratch)?;
     Ok(Some(FirstRange { valued, behaviour, fit, scratch }))
 }
@@ -534,3 +628,67 @@ pub enum AnalyticsError {
 
 /// Result of the analytics library.
 pub type Result<T> = std::result::Result<T, AnalyticsError>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn ranges_are_taken_in_order_however_they_finish() {
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let mut taken = Vec::new();
+        in_range_order(
+            9,
+            3,
+            |k, _| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Early ranges are the slow ones: later ones finish first and wait.
+                std::thread::sleep(Duration::from_millis(((9 - k) * 4) as u64));
+                running.fetch_sub(1, Ordering::SeqCst);
+                std::future::ready(Ok(k * 10))
+            },
+            |k, found| {
+                taken.push((k, found));
+                Ok(())
+            },
+        )
+        .expect("every range");
+        assert_eq!(taken, (0..9).map(|k| (k, k * 10)).collect::<Vec<_>>());
+        assert!(most.load(Ordering::SeqCst) <= 3, "at most 3 ranges computed at once");
+    }
+
+    #[test]
+    fn a_failing_range_stops_the_run_with_its_error() {
+        let begun = AtomicUsize::new(0);
+        let mut taken = Vec::new();
+        let outcome = in_range_order(
+            50,
+            2,
+            |k, _| {
+                begun.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(if k == 3 {
+                    Err(AnalyticsError::Clustering(format!("range {k} failed")))
+                } else {
+                    Ok(k)
+                })
+            },
+            |k, _| {
+                taken.push(k);
+                Ok(())
+            },
+        );
+        assert!(matches!(outcome, Err(AnalyticsError::Clustering(ref m)) if m == "range 3 failed"), "{outcome:?}");
+        assert_eq!(taken, vec![0, 1, 2]);
+        assert!(begun.load(Ordering::SeqCst) < 10, "ranges after the failure are not begun");
+    }
+
+    #[test]
+    fn no_range_takes_nothing() {
+        in_range_order(0, 2, |_, _| std::future::ready(Ok(())), |k, _| panic!("range {k} taken"))
+            .expect("nothing to do");
+    }
+}

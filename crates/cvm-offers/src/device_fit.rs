@@ -189,6 +189,8 @@ pub struct DeviceAllocation {
     pub subscriber_id: i64,
     /// Their branch.
     pub branch_id: String,
+    /// The tier of the handset they use, where known.
+    pub current_tier: Option<DeviceTier>,
     /// The tier their spending supports.
     pub recommended_tier: DeviceTier,
     /// Why they need a device.
@@ -253,6 +255,7 @@ pub fn allocate(rules: &DeviceRules, pool: &[PoolStock], subscribers: &[DeviceSu
         out.push(DeviceAllocation {
             subscriber_id: s.subscriber_id,
             branch_id: s.branch_id.clone(),
+            current_tier: s.current_tier,
             recommended_tier: tier,
             need,
             reserved,

@@ -222,6 +222,41 @@ impl Offer {
     }
 }
 
+/// The offers that may be made in the as-of month, with what candidate generation would
+/// otherwise look up again for every subscriber (the product of each offer by name, the
+/// handset offers by price) worked out once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    offers: Vec<Offer>,
+    /// Index in [`PRODUCTS`] of each offer's product.
+    products: Vec<Option<usize>>,
+    /// Indices of the handset offers, by monthly price (ties: catalog order).
+    devices: Vec<usize>,
+}
+
+impl Catalog {
+    /// The catalog of `offers`, in their order.
+    pub fn new(offers: Vec<Offer>) -> Catalog {
+        let products = offers.iter().map(|o| o.product.as_deref().and_then(product_index)).collect();
+        let mut devices: Vec<usize> = (0..offers.len()).filter(|&i| offers[i].kind == OfferKind::Device).collect();
+        devices.sort_by_key(|&i| offers[i].monthly_price);
+        Catalog { offers, products, devices }
+    }
+
+    /// The offers, in catalog order.
+    pub fn offers(&self) -> &[Offer] {
+        &self.offers
+    }
+
+    /// The handset offer whose monthly commitment is the highest at most `arpu` (the last in
+    /// the catalog among equals), else the cheapest (the first among equals).
+    fn device_offer(&self, arpu: f64) -> Option<&Offer> {
+        let fits = self.devices.partition_point(|&i| self.offers[i].monthly_price.as_yuan_f64() <= arpu);
+        let pick = if fits > 0 { self.devices[fits - 1] } else { *self.devices.first()? };
+        Some(&self.offers[pick])
+    }
+}
+
 /// A cross-sell rule: customers holding every product of `antecedent` also hold
 /// `consequent` with this confidence and lift.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -535,16 +570,19 @@ pub fn expected_value(policy: &NboPolicy, c: &Candidate, channel: Channel, s: &S
 /// One offer per reachable channel: the candidate with the highest positive expected value
 /// among those that may be made on it (ties: lower offer code), ranked by expected value.
 pub fn arbitrate(policy: &NboPolicy, candidates: &[Candidate], s: &Standing) -> Vec<Arbitrated> {
-    let mut chosen: Vec<Arbitrated> = Vec::new();
-    for channel in Channel::ALL.into_iter().filter(|ch| reachable(*ch, &s.consent)) {
-        let mut best: Option<Arbitrated> = None;
-        for (i, c) in candidates.iter().enumerate().filter(|(_, c)| c.channels.contains(&channel)) {
+    // One pass over the candidates, each weighed on its own channels: per channel, the same
+    // comparisons in the same order as channel by channel over every candidate.
+    let open = Channel::ALL.map(|ch| reachable(ch, &s.consent));
+    let mut best: [Option<Arbitrated>; Channel::ALL.len()] = std::array::from_fn(|_| None);
+    for (i, c) in candidates.iter().enumerate() {
+        for &channel in c.channels.iter().filter(|ch| open[**ch as usize]) {
+            let slot = &mut best[channel as usize];
             let (acceptance, value, cost, ev) = expected_value(policy, c, channel, s);
-            let better = best.as_ref().is_none_or(|b| {
+            let better = slot.as_ref().is_none_or(|b| {
                 ev > b.expected_value || (ev == b.expected_value && c.offer_id < candidates[b.candidate].offer_id)
             });
             if ev > 0.0 && better {
-                best = Some(Arbitrated {
+                *slot = Some(Arbitrated {
                     channel,
                     candidate: i,
                     acceptance,
@@ -555,8 +593,8 @@ pub fn arbitrate(policy: &NboPolicy, candidates: &[Candidate], s: &Standing) -> 
                 });
             }
         }
-        chosen.extend(best);
     }
+    let mut chosen: Vec<Arbitrated> = best.into_iter().flatten().collect();
     let mut order: Vec<usize> = (0..chosen.len()).collect();
     order.sort_by(|&a, &b| chosen[b].expected_value.total_cmp(&chosen[a].expected_value).then(a.cmp(&b)));
     for (rank, i) in order.into_iter().enumerate() {
@@ -626,7 +664,7 @@ pub struct DeviceOffer<'a> {
 pub fn candidates<'a>(
     policy: &'a NboPolicy,
     profile: &Profile,
-    catalog: &'a [Offer],
+    catalog: &'a Catalog,
     rules: &[CrossSellRule],
     base_rates: &[f64; PRODUCTS.len()],
     plan_fit: Option<&PlanFitOffer<'a>>,
@@ -668,12 +706,7 @@ pub fn candidates<'a>(
     }
     if let Some(d) = device {
         // The handset offer whose monthly commitment is the highest the subscriber already pays.
-        let device_offers = catalog.iter().filter(|o| o.kind == OfferKind::Device);
-        let fitting = device_offers
-            .clone()
-            .filter(|o| o.monthly_price.as_yuan_f64() <= profile.arpu)
-            .max_by_key(|o| o.monthly_price);
-        if let Some(o) = fitting.or_else(|| device_offers.min_by_key(|o| o.monthly_price)) {
+        if let Some(o) = catalog.device_offer(profile.arpu) {
             out.push(Candidate {
                 offer_id: Cow::Borrowed(o.offer_id.as_str()),
                 kind: OfferKind::Device,
@@ -694,8 +727,7 @@ pub fn candidates<'a>(
         }
     }
     let h = profile.holdings;
-    for o in catalog {
-        let product = o.product.as_deref().and_then(product_index);
+    for (o, &product) in catalog.offers.iter().zip(&catalog.products) {
         let base = |acceptance: f64, retains: bool, reason: Reason<'a>| Candidate {
             offer_id: Cow::Borrowed(o.offer_id.as_str()),
             kind: o.kind,
@@ -811,11 +843,10 @@ mod tests {
         assert_eq!(got, vec![Channel::WebHall, Channel::Ivr, Channel::SelfServiceTerminal, Channel::BusinessHall]);
     }
 
-    #[test]
-    fn fibre_upgrade_needs_broadband_and_a_bundle_follows_its_rule() {
-        let policy = NboPolicy::default();
+    /// An offer of 30 yuan a month by SMS, valid on 2026-01-01.
+    fn offer(id: &str, kind: OfferKind, product: &str) -> Offer {
         let date = Date::new(2026, 1, 1).unwrap();
-        let offer = |id: &str, kind, product: &str| Offer {
+        Offer {
             offer_id: id.into(),
             offer_name: id.into(),
             kind,
@@ -827,8 +858,14 @@ mod tests {
             channels: vec![Channel::Sms],
             valid_from: date,
             valid_to: date,
-        };
-        let catalog = [offer("FIB", OfferKind::Upgrade, "fibre"), offer("TV", OfferKind::Bundle, "iptv")];
+        }
+    }
+
+    #[test]
+    fn fibre_upgrade_needs_broadband_and_a_bundle_follows_its_rule() {
+        let policy = NboPolicy::default();
+        let catalog =
+            Catalog::new(vec![offer("FIB", OfferKind::Upgrade, "fibre"), offer("TV", OfferKind::Bundle, "iptv")]);
         let broadband = Holdings(0b11);
         let rule = CrossSellRule { antecedent: broadband, consequent: 3, confidence: 0.4, lift: 2.0 };
         let profile = Profile { arpu: 80.0, holdings: broadband, family_size: None, in_group: false, premium: false };
@@ -846,11 +883,103 @@ mod tests {
         assert!((got[0].acceptance - 0.03).abs() < 1e-12);
     }
 
+    /// Arbitration as first written, channel by channel over every candidate: the oracle of
+    /// the one-pass [`arbitrate`].
+    fn arbitrate_channel_by_channel(policy: &NboPolicy, candidates: &[Candidate], s: &Standing) -> Vec<Arbitrated> {
+        let mut chosen: Vec<Arbitrated> = Vec::new();
+        for channel in Channel::ALL.into_iter().filter(|ch| reachable(*ch, &s.consent)) {
+            let mut best: Option<Arbitrated> = None;
+            for (i, c) in candidates.iter().enumerate().filter(|(_, c)| c.channels.contains(&channel)) {
+                let (acceptance, value, cost, ev) = expected_value(policy, c, channel, s);
+                let better = best.as_ref().is_none_or(|b| {
+                    ev > b.expected_value || (ev == b.expected_value && c.offer_id < candidates[b.candidate].offer_id)
+                });
+                if ev > 0.0 && better {
+                    best = Some(Arbitrated {
+                        channel,
+                        candidate: i,
+                        acceptance,
+                        value,
+                        cost,
+                        expected_value: ev,
+                        priority: 0,
+                    });
+                }
+            }
+            chosen.extend(best);
+        }
+        let mut order: Vec<usize> = (0..chosen.len()).collect();
+        order.sort_by(|&a, &b| chosen[b].expected_value.total_cmp(&chosen[a].expected_value).then(a.cmp(&b)));
+        for (rank, i) in order.into_iter().enumerate() {
+            chosen[i].priority = u32::try_from(rank + 1).unwrap_or(u32::MAX);
+        }
+        chosen
+    }
+
+    #[test]
+    fn channels_index_the_policy_in_their_listed_order() {
+        assert!(Channel::ALL.iter().enumerate().all(|(i, c)| *c as usize == i));
+    }
+
+    fn handset(id: &str, price: i64) -> Offer {
+        Offer { monthly_price: Fen(price), ..offer(id, OfferKind::Device, "mobile") }
+    }
+
+    #[test]
+    fn the_handset_offer_is_the_dearest_within_the_bill_else_the_cheapest() {
+        let catalog = Catalog::new(vec![
+            handset("D3", 9_900),
+            offer("TV", OfferKind::Bundle, "iptv"),
+            handset("D1", 3_900),
+            handset("D2", 5_900),
+            handset("D2b", 5_900),
+            handset("D1b", 3_900),
+        ]);
+        let pick = |arpu: f64| catalog.device_offer(arpu).map(|o| o.offer_id.as_str());
+        // As `max_by_key` and `min_by_key` over the catalog: the last of equals, the first of equals.
+        assert_eq!(pick(60.0), Some("D2b"));
+        assert_eq!(pick(58.99), Some("D1b"));
+        // The search as first written, over the catalog in order.
+        let devices = || catalog.offers().iter().filter(|o| o.kind == OfferKind::Device);
+        for arpu in [0.0, 38.99, 39.0, 39.01, 58.99, 59.0, 99.0, 99.5, 1e9, -1.0, f64::NAN] {
+            let fitting = devices().filter(|o| o.monthly_price.as_yuan_f64() <= arpu).max_by_key(|o| o.monthly_price);
+            let first_written = fitting.or_else(|| devices().min_by_key(|o| o.monthly_price));
+            assert_eq!(catalog.device_offer(arpu), first_written, "arpu {arpu}");
+        }
+        assert_eq!(pick(10.0), Some("D1"));
+        assert_eq!(pick(f64::NAN), Some("D1"));
+        assert_eq!(pick(1000.0), Some("D3"));
+        assert_eq!(Catalog::new(vec![offer("TV", OfferKind::Bundle, "iptv")]).device_offer(50.0), None);
+    }
+
     fn any_channels() -> impl Strategy<Value = Vec<Channel>> {
         proptest::sample::subsequence(Channel::ALL.to_vec(), 0..=8)
     }
 
     proptest! {
+        #[test]
+        fn one_pass_arbitration_is_channel_by_channel_arbitration(
+            // Few codes and few prices, so that ties of value and of code happen.
+            cands in proptest::collection::vec(
+                (any_channels(), 0..3usize, 1..4u32, 0..3u32, 0..2u32, any::<bool>()), 0..10),
+            consent in (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        ) {
+            let policy = NboPolicy::default();
+            let cands: Vec<Candidate> = cands
+                .iter()
+                .map(|(ch, id, a, r, c, retains)| Candidate {
+                    retains: *retains,
+                    ..cand(&format!("O{id}"), ch, f64::from(*a) / 4.0, f64::from(*r) * 10.0, f64::from(*c))
+                })
+                .collect();
+            let s = Standing {
+                consent: Consent { sms: consent.0, call: consent.1, app_push: consent.2, do_not_disturb: consent.3 },
+                churn_risk: 0.5,
+                value: 100.0,
+            };
+            prop_assert_eq!(arbitrate(&policy, &cands, &s), arbitrate_channel_by_channel(&policy, &cands, &s));
+        }
+
         #[test]
         fn each_channel_gets_its_best_allowed_offer(
             cands in proptest::collection::vec((any_channels(), 0.0f64..1.0, -50.0f64..200.0, 0.0f64..50.0, any::<bool>()), 0..8),

@@ -31,7 +31,7 @@ use cvm_offers::data_fit::{AppCategory, DataFit, DataMonth, DataPack, data_fit};
 use cvm_offers::device_fit::{DeviceAllocation, DeviceSubscriber, DeviceTier, PoolStock, allocate, device_need};
 use cvm_offers::nbo::{
     self, Channel, Consent, CrossSellRule, DataPackOffer, DeviceOffer, Holdings, NboPolicy, Offer, OfferKind, PRODUCTS,
-    PlanFitOffer, Profile, Standing,
+    PlanFitOffer, Profile, Reason, Standing,
 };
 use cvm_offers::plan_fit::{self, FitAssessment, Recommendation, ServiceTask, Subscriber};
 use cvm_offers::{PaymentType, Plan, PlanStatus, UsageMonth};
@@ -1110,6 +1110,7 @@ fn offers_of_batch(
     }
     let mut out = Vec::new();
     let mut candidates = Vec::new();
+    let mut shared: HashMap<nbo::SharedReasonKey, (Arc<str>, Arc<str>)> = HashMap::new();
     for i in 0..n {
         let Some(id) = rows.id[i] else { continue };
         if rows.left[i].unwrap_or(false) {
@@ -1158,16 +1159,19 @@ fn offers_of_batch(
         if cfg.max_channels > 0 {
             chosen.truncate(cfg.max_channels);
         }
-        // The same offer often wins several channels: its reasons are written once.
+        // The same offer often wins several channels: its reasons are written once. Most
+        // reasons read the same for everyone given them: those are written once a batch.
         let mut reasons: Vec<(usize, Arc<str>, Arc<str>)> = Vec::new();
         for a in chosen {
             let c = &candidates[a.candidate];
-            let (zh, en) = match reasons.iter().find(|r| r.0 == a.candidate) {
-                Some(r) => (r.1.clone(), r.2.clone()),
-                None => {
-                    let r: (usize, Arc<str>, Arc<str>) = (a.candidate, c.reason.zh().into(), c.reason.en().into());
-                    reasons.push(r.clone());
-                    (r.1, r.2)
+            let written = |r: &Reason| -> (Arc<str>, Arc<str>) { (r.zh().into(), r.en().into()) };
+            let (zh, en) = match (c.reason.shared_key(), reasons.iter().find(|r| r.0 == a.candidate)) {
+                (Some(key), _) => shared.entry(key).or_insert_with(|| written(&c.reason)).clone(),
+                (None, Some(r)) => (r.1.clone(), r.2.clone()),
+                (None, None) => {
+                    let (zh, en) = written(&c.reason);
+                    reasons.push((a.candidate, zh.clone(), en.clone()));
+                    (zh, en)
                 }
             };
             out.push(NboRow {

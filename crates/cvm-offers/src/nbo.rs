@@ -445,6 +445,33 @@ fn names(h: Holdings, table: &[&str; 9]) -> String {
     (0..PRODUCTS.len()).filter(|&i| h.has(i)).map(|i| table[i]).collect::<Vec<_>>().join("+")
 }
 
+/// What the text of a reason that reads the same for every subscriber depends on (see
+/// [`Reason::shared_key`]).
+pub type SharedReasonKey<'a> = (u8, &'a str, u64, u64, u64);
+
+impl<'a> Reason<'a> {
+    /// For a reason whose text is the same for everyone given it (up-sell, cross-sell, base
+    /// rate, benefits: the offer and the rule, nothing of the subscriber's), the values its
+    /// text is made of, so that it can be written once and shared; `None` for reasons with
+    /// the subscriber's own figures.
+    pub fn shared_key(&self) -> Option<SharedReasonKey<'a>> {
+        match *self {
+            Reason::Upgrade { offer_name, held, price } => Some((0, offer_name, held as u64, price.0 as u64, 0)),
+            Reason::CrossSell { offer_name, rule } => Some((
+                1,
+                offer_name,
+                u64::from(rule.antecedent.0) | (rule.consequent as u64) << 16,
+                rule.confidence.to_bits(),
+                rule.lift.to_bits(),
+            )),
+            Reason::BaseRate { offer_name, product, rate } => Some((2, offer_name, product as u64, rate.to_bits(), 0)),
+            Reason::Club(name) => Some((3, name, 0, 0, 0)),
+            Reason::Partner(name) => Some((4, name, 0, 0, 0)),
+            Reason::PlanFit { .. } | Reason::DataPack { .. } | Reason::Device { .. } => None,
+        }
+    }
+}
+
 impl Reason<'_> {
     /// The reason in Chinese, for agents and customers.
     pub fn zh(&self) -> String {
@@ -914,6 +941,38 @@ mod tests {
             chosen[i].priority = u32::try_from(rank + 1).unwrap_or(u32::MAX);
         }
         chosen
+    }
+
+    #[test]
+    fn a_shared_reason_key_tells_apart_every_text() {
+        let rule = CrossSellRule { antecedent: Holdings(0b11), consequent: 3, confidence: 0.4, lift: 2.0 };
+        let reasons = [
+            Reason::CrossSell { offer_name: "TV", rule },
+            Reason::CrossSell { offer_name: "TV", rule: CrossSellRule { confidence: 0.41, ..rule } },
+            Reason::CrossSell { offer_name: "TV", rule: CrossSellRule { lift: 2.1, ..rule } },
+            Reason::CrossSell { offer_name: "TV", rule: CrossSellRule { antecedent: Holdings(0b1), ..rule } },
+            Reason::CrossSell { offer_name: "TV", rule: CrossSellRule { consequent: 2, ..rule } },
+            Reason::CrossSell { offer_name: "TV2", rule },
+            Reason::BaseRate { offer_name: "TV", product: 3, rate: 0.1 },
+            Reason::BaseRate { offer_name: "TV", product: 3, rate: 0.2 },
+            Reason::BaseRate { offer_name: "TV", product: 2, rate: 0.1 },
+            Reason::Upgrade { offer_name: "FIB", held: 1, price: Fen(3000) },
+            Reason::Upgrade { offer_name: "FIB", held: 1, price: Fen(3100) },
+            Reason::Upgrade { offer_name: "FIB", held: 0, price: Fen(3000) },
+            Reason::Club("FIB"),
+            Reason::Partner("FIB"),
+        ];
+        for (i, a) in reasons.iter().enumerate() {
+            for b in &reasons[i..] {
+                let same_key = a.shared_key() == b.shared_key();
+                assert_eq!(same_key, a == b, "{a:?} / {b:?}");
+                if same_key {
+                    assert_eq!((a.zh(), a.en()), (b.zh(), b.en()));
+                }
+            }
+        }
+        let saving = Fen(500);
+        assert_eq!(Reason::PlanFit { plan_name: "P", over_use: true, saving }.shared_key(), None);
     }
 
     #[test]

@@ -197,13 +197,14 @@ pub async fn analyse(
         at_once,
         |k, partitions| first_range(root, window, ranges[k], in_id_order, k, partitions, config, &fitter, &pending),
         |k, found| {
-            let Some(found) = found else { return Ok(()) };
-            behaviour.append(&found.behaviour);
-            found.valued.iter().try_for_each(|b| tally.add(b))?;
-            offers.add_range(found.fit, &mut plan_fit, &mut data_fit)?;
-            let first = scratch.last().map_or(0, |(_, rows)| rows.end);
-            let n: usize = found.valued.iter().map(RecordBatch::num_rows).sum();
-            scratch.push((found.scratch, first..first + n));
+            if let Some(found) = found {
+                behaviour.append(&found.behaviour);
+                found.valued.iter().try_for_each(|b| tally.add(b))?;
+                offers.add_range(found.fit, &mut plan_fit, &mut data_fit)?;
+                let first = scratch.last().map_or(0, |(_, rows)| rows.end);
+                let n: usize = found.valued.iter().map(RecordBatch::num_rows).sum();
+                scratch.push((found.scratch, first..first + n));
+            }
             if k + 1 < ranges.len() {
                 progress(in_flight(Step::Features, k + 1, at_once, ranges.len()));
             }

@@ -436,7 +436,8 @@ impl TableWriter {
 
 /// Writes `batches` through `writer`'s file, its columns encoded on every core, and returns
 /// the file. The bytes are those `writer.write` would give batch by batch (same column
-/// writers fed the same slices, row groups cut at the same row counts); only the work is
+/// writers fed the same slices, row groups cut at the same row counts; the run's properties
+/// set no byte limit on row groups, which this does not follow); only the work is
 /// shared out: one thread encoding the 60-odd columns of features.parquet was the slowest
 /// step of pass 2.
 fn encode_by_column<W: Write + Send>(

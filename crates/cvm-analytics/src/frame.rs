@@ -21,8 +21,7 @@ pub fn f64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
 
 /// Column `name` as whole numbers (nulls kept).
 pub fn i64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
-    let c = cast(column(batch, name)?, &DataType::Int64)?;
-    Ok(c.as_primitive::<Int64Type>().iter().collect())
+    Ok(i64_array(batch, name)?.iter().collect())
 }
 
 /// Column `name` as a whole-number array (no copy when the engine gave Int64 already).

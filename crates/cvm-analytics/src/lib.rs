@@ -191,12 +191,12 @@ pub async fn analyse(
     // (scratch file, its rows among the run's) of each range with subscribers.
     let mut scratch: Vec<(PathBuf, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
     let fitter = offers.fitter();
-    progress(in_flight(Step::Features, 0, at_once, ranges.len()));
     in_range_order(
+        (Step::Features, &mut *progress),
         ranges.len(),
         at_once,
         |k, partitions| first_range(root, window, ranges[k], in_id_order, k, partitions, config, &fitter, &pending),
-        |k, found| {
+        |_, found| {
             if let Some(found) = found {
                 behaviour.append(&found.behaviour);
                 found.valued.iter().try_for_each(|b| tally.add(b))?;
@@ -204,9 +204,6 @@ pub async fn analyse(
                 let first = scratch.last().map_or(0, |(_, rows)| rows.end);
                 let n: usize = found.valued.iter().map(RecordBatch::num_rows).sum();
                 scratch.push((found.scratch, first..first + n));
-            }
-            if k + 1 < ranges.len() {
-                progress(in_flight(Step::Features, k + 1, at_once, ranges.len()));
             }
             Ok(())
         },
@@ -233,15 +230,15 @@ pub async fn analyse(
     let mut segment_tally = segments::SegmentTally::new(defs.len());
     let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
-    progress(in_flight(Step::Segments, 0, at_once, scratch.len()));
     in_range_order(
+        (Step::Segments, &mut *progress),
         scratch.len(),
         at_once,
         |k, _| {
             let (path, rows) = &scratch[k];
             second_range(path, rows.start, &labels[rows.clone()], &checked, config, model.as_ref(), &offers, &settled)
         },
-        |k, found| {
+        |_, found| {
             if let Some(first) = found.features.first() {
                 pending
                     .table_once(&mut features_file, store::files::FEATURES, &first.schema())?
@@ -262,9 +259,6 @@ pub async fn analyse(
             for b in &found.offers {
                 expected_value =
                     frame::f64_column(b, "expected_value")?.into_iter().flatten().fold(expected_value, |s, v| s + v);
-            }
-            if k + 1 < scratch.len() {
-                progress(in_flight(Step::Segments, k + 1, at_once, scratch.len()));
             }
             Ok(())
         },
@@ -303,22 +297,18 @@ pub async fn analyse(
     })
 }
 
-/// Where a pass is when range `k` (from 0) is the next to be added: that range and those
-/// computed with it.
-fn in_flight(step: Step, k: usize, at_once: usize, of: usize) -> Progress {
-    Progress { step, ranges: Some(Ranges { first: k + 1, last: (k + at_once.max(1)).min(of), of }) }
-}
-
 /// Runs `work(k, partitions)` for every range `k` of `0..n` on `at_once` threads, each with a
 /// query runtime of its own and an even share of the cores (side by side, one partition each
 /// needs no hash repartitioning between its operators), and hands each result to `take` in
-/// range order, on this thread, as soon as it and those before it are done.
+/// range order, on this thread, as soon as it and those before it are done. `progress` hears
+/// of `step` before each range is waited for: that range and those computed with it.
 ///
 /// A thread goes on to the next range while `take` adds finished ones, so neither a slow range
 /// nor the adding holds the cores idle; besides the one being added, at most `at_once` ranges
 /// are computing or waiting to be added, so memory stays bounded. The first error stops the
 /// ranges not yet begun.
 fn in_range_order<R, F, Fut>(
+    (step, progress): (Step, &mut dyn FnMut(Progress)),
     n: usize,
     at_once: usize,
     work: F,
@@ -358,6 +348,7 @@ where
         drop(done);
         let mut ready = std::collections::BTreeMap::new();
         let outcome = (0..n).try_for_each(|k| {
+            progress(Progress { step, ranges: Some(Ranges { first: k + 1, last: (k + at_once).min(n), of: n }) });
             while !ready.contains_key(&k) {
                 // Every thread gone before range k came back: one panicked, and the scope
                 // goes on with that panic when it ends.
@@ -642,6 +633,7 @@ mod tests {
         let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let mut taken = Vec::new();
         in_range_order(
+            (Step::Features, &mut |_| {}),
             9,
             3,
             |k, _| {
@@ -667,6 +659,7 @@ mod tests {
         let begun = AtomicUsize::new(0);
         let mut taken = Vec::new();
         let outcome = in_range_order(
+            (Step::Features, &mut |_| {}),
             50,
             2,
             |k, _| {
@@ -689,7 +682,13 @@ mod tests {
 
     #[test]
     fn no_range_takes_nothing() {
-        in_range_order(0, 2, |_, _| std::future::ready(Ok(())), |k, _| panic!("range {k} taken"))
-            .expect("nothing to do");
+        in_range_order(
+            (Step::Features, &mut |_| {}),
+            0,
+            2,
+            |_, _| std::future::ready(Ok(())),
+            |k, _| panic!("range {k} taken"),
+        )
+        .expect("nothing to do");
     }
 }

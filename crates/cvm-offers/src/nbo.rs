@@ -601,27 +601,37 @@ pub fn arbitrate(policy: &NboPolicy, candidates: &[Candidate], s: &Standing) -> 
     // comparisons in the same order as channel by channel over every candidate.
     let open = Channel::ALL.map(|ch| reachable(ch, &s.consent));
     let mut best: [Option<Arbitrated>; Channel::ALL.len()] = std::array::from_fn(|_| None);
-    for (i, c) in candidates.iter().enumerate() {
-        for &channel in c.channels.iter().filter(|ch| open[**ch as usize]) {
+    for i in 0..candidates.len() {
+        for &channel in candidates[i].channels.iter().filter(|ch| open[**ch as usize]) {
             let slot = &mut best[channel as usize];
-            let (acceptance, value, cost, ev) = expected_value(policy, c, channel, s);
-            let better = slot.as_ref().is_none_or(|b| {
-                ev > b.expected_value || (ev == b.expected_value && c.offer_id < candidates[b.candidate].offer_id)
-            });
-            if ev > 0.0 && better {
-                *slot = Some(Arbitrated {
-                    channel,
-                    candidate: i,
-                    acceptance,
-                    value,
-                    cost,
-                    expected_value: ev,
-                    priority: 0,
-                });
+            let weighed = weigh(policy, candidates, i, channel, s);
+            if beats(&weighed, slot.as_ref(), candidates) {
+                *slot = Some(weighed);
             }
         }
     }
-    let mut chosen: Vec<Arbitrated> = best.into_iter().flatten().collect();
+    rank(best.into_iter().flatten().collect())
+}
+
+/// Candidate `i` weighed on `channel`, not ranked yet.
+fn weigh(policy: &NboPolicy, candidates: &[Candidate], i: usize, channel: Channel, s: &Standing) -> Arbitrated {
+    let (acceptance, value, cost, expected_value) = expected_value(policy, &candidates[i], channel, s);
+    Arbitrated { channel, candidate: i, acceptance, value, cost, expected_value, priority: 0 }
+}
+
+/// Whether `a` (positive) takes the channel from `best`: a higher expected value, or the same
+/// and a lower offer code.
+fn beats(a: &Arbitrated, best: Option<&Arbitrated>, candidates: &[Candidate]) -> bool {
+    a.expected_value > 0.0
+        && best.is_none_or(|b| {
+            a.expected_value > b.expected_value
+                || (a.expected_value == b.expected_value
+                    && candidates[a.candidate].offer_id < candidates[b.candidate].offer_id)
+        })
+}
+
+/// `chosen` with priorities: 1 for the highest expected value (ties: the earlier channel).
+fn rank(mut chosen: Vec<Arbitrated>) -> Vec<Arbitrated> {
     let mut order: Vec<usize> = (0..chosen.len()).collect();
     order.sort_by(|&a, &b| chosen[b].expected_value.total_cmp(&chosen[a].expected_value).then(a.cmp(&b)));
     for (rank, i) in order.into_iter().enumerate() {
@@ -911,36 +921,20 @@ mod tests {
     }
 
     /// Arbitration as first written, channel by channel over every candidate: the oracle of
-    /// the one-pass [`arbitrate`].
+    /// the one-pass [`arbitrate`] (same weighing, comparison and ranking; another order).
     fn arbitrate_channel_by_channel(policy: &NboPolicy, candidates: &[Candidate], s: &Standing) -> Vec<Arbitrated> {
         let mut chosen: Vec<Arbitrated> = Vec::new();
         for channel in Channel::ALL.into_iter().filter(|ch| reachable(*ch, &s.consent)) {
             let mut best: Option<Arbitrated> = None;
-            for (i, c) in candidates.iter().enumerate().filter(|(_, c)| c.channels.contains(&channel)) {
-                let (acceptance, value, cost, ev) = expected_value(policy, c, channel, s);
-                let better = best.as_ref().is_none_or(|b| {
-                    ev > b.expected_value || (ev == b.expected_value && c.offer_id < candidates[b.candidate].offer_id)
-                });
-                if ev > 0.0 && better {
-                    best = Some(Arbitrated {
-                        channel,
-                        candidate: i,
-                        acceptance,
-                        value,
-                        cost,
-                        expected_value: ev,
-                        priority: 0,
-                    });
+            for i in (0..candidates.len()).filter(|&i| candidates[i].channels.contains(&channel)) {
+                let weighed = weigh(policy, candidates, i, channel, s);
+                if beats(&weighed, best.as_ref(), candidates) {
+                    best = Some(weighed);
                 }
             }
             chosen.extend(best);
         }
-        let mut order: Vec<usize> = (0..chosen.len()).collect();
-        order.sort_by(|&a, &b| chosen[b].expected_value.total_cmp(&chosen[a].expected_value).then(a.cmp(&b)));
-        for (rank, i) in order.into_iter().enumerate() {
-            chosen[i].priority = u32::try_from(rank + 1).unwrap_or(u32::MAX);
-        }
-        chosen
+        rank(chosen)
     }
 
     #[test]

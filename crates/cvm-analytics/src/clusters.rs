@@ -145,21 +145,28 @@ pub fn cluster(raw: &Matrix, config: &Clustering) -> Result<(Vec<u32>, ClusterRe
         return Ok((vec![], report));
     }
     // Log-scale the heavy-tailed features, then standardise every column. Value by value on
-    // every core; each column's sums in row order, so the bytes do not depend on the cores.
-    let mut x = raw.clone();
-    x.data.par_chunks_mut(d).for_each(|row| {
-        for (v, (_, log)) in row.iter_mut().zip(CLUSTER_FEATURES) {
-            if *log {
-                *v = v.max(0.0).ln_1p();
-            }
+    // every core, written straight from the raw rows (a copy first touched the new memory on
+    // one core: 0.6 s at 10M); each column's sums in row order, so the bytes do not depend on
+    // the cores.
+    let mut x = Matrix { rows: n, cols: d, data: vec![0.0; raw.data.len()] };
+    x.data.par_chunks_mut(d).zip(raw.data.par_chunks(d)).for_each(|(to, row)| {
+        for ((t, v), (_, log)) in to.iter_mut().zip(row).zip(CLUSTER_FEATURES) {
+            *t = if *log { v.max(0.0).ln_1p() } else { *v };
         }
     });
-    let mut scale = Vec::with_capacity(d);
-    for j in 0..d {
-        let mean = (0..n).map(|i| x.data[i * d + j]).sum::<f64>() / n as f64;
-        let var = (0..n).map(|i| (x.data[i * d + j] - mean).powi(2)).sum::<f64>() / n as f64;
-        scale.push((mean, if var > 0.0 { var.sqrt() } else { 1.0 }));
+    let means: Vec<f64> = column_sums(&x).iter().map(|s| s / n as f64).collect();
+    let mut squares = vec![0.0; d];
+    for row in x.data.chunks_exact(d) {
+        squares.iter_mut().zip(row).zip(&means).for_each(|((s, v), mean)| *s += (v - mean).powi(2));
     }
+    let scale: Vec<(f64, f64)> = means
+        .iter()
+        .zip(&squares)
+        .map(|(&mean, s)| {
+            let var = s / n as f64;
+            (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+        })
+        .collect();
     x.data.par_chunks_mut(d).for_each(|row| {
         for (v, (mean, sd)) in row.iter_mut().zip(&scale) {
             *v = (*v - mean) / sd;
@@ -379,7 +386,7 @@ fn profiles(raw: &Matrix, labels: &[u32], k: usize) -> Vec<ClusterProfile> {
             *s += v;
         }
     }
-    let total: Vec<f64> = (0..d).map(|j| (0..n).map(|i| raw.data[i * d + j]).sum()).collect();
+    let total = column_sums(raw);
     let overall: Vec<f64> = total.iter().map(|t| t / n.max(1) as f64).collect();
     (0..k)
         .map(|c| {
@@ -399,6 +406,16 @@ fn profiles(raw: &Matrix, labels: &[u32], k: usize) -> Vec<ClusterProfile> {
             }
         })
         .collect()
+}
+
+/// Each column's sum, added in row order, in one sweep of the rows (a sweep per column read the
+/// whole matrix as many times over: a second at 10M subscribers).
+fn column_sums(x: &Matrix) -> Vec<f64> {
+    let mut sums = vec![0.0; x.cols];
+    for row in x.data.chunks_exact(x.cols.max(1)) {
+        sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
+    sums
 }
 
 /// "high ARPU, low data, long tenure": how a cluster's means compare with the population's.

@@ -782,7 +782,7 @@ pub(crate) fn device_fit_schema() -> SchemaRef {
 fn device_fit_batch(allocations: &[DeviceAllocation]) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(allocations.iter().map(|a| a.subscriber_id))),
-        Arc::new(StringArray::from_iter_values(allocations.iter().map(|a| a.branch_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(allocations.iter().map(|a| &*a.branch_id))),
         Arc::new(UInt32Array::from_iter_values(allocations.iter().map(|a| a.rank))),
         Arc::new(StringArray::from_iter_values(allocations.iter().map(|a| a.need.as_str()))),
         Arc::new(StringArray::from_iter(allocations.iter().map(|a| a.current_tier.map(DeviceTier::as_str)))),

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -323,6 +324,19 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 /// pages do not depend on how the engine or the run's ranges happened to split the rows.
 const WRITE_ROWS: usize = 65_536;
 
+/// How the run's tables are written: Snappy, and min/max statistics (with the page index)
+/// only for `subscriber_id`. Every table is in subscriber order, so only that column's ranges
+/// let a reader skip row groups and pages; the other columns' statistics took a sixth of the
+/// encoding time (features.parquet, 1M rows: 1.15 -> 0.95 s on one core) and pruned nothing.
+fn run_file_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by("telco-cvm".into())
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("subscriber_id"), EnabledStatistics::Page)
+        .build()
+}
+
 /// One Parquet file written batch by batch with fixed properties, so the same rows give the
 /// same bytes however they arrive. Encoding and compression run on a thread of their own,
 /// beside the run's computing.
@@ -339,10 +353,8 @@ pub struct TableWriter {
 impl TableWriter {
     /// Creates the file at `path` for rows of `schema`.
     pub fn create(path: &Path, schema: SchemaRef) -> Result<TableWriter> {
-        let props =
-            WriterProperties::builder().set_compression(Compression::SNAPPY).set_created_by("telco-cvm".into()).build();
         let file = File::create(path).map_err(io(path))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(run_file_properties()))?;
         // Two batches in flight at most: the computing side waits rather than piling up rows.
         let (to_writer, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
         let at = path.to_path_buf();
@@ -558,6 +570,25 @@ mod tests {
             assert!(plain.len() > 1000);
             assert_eq!(by_column, plain, "max {max_rows} rows a row group");
         }
+    }
+
+    #[test]
+    fn run_tables_keep_statistics_for_the_subscriber_id_only() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let (schema, batches) = batches();
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.parquet");
+        let mut table = TableWriter::create(&path, schema).expect("create");
+        table.write_all(&batches).expect("write");
+        table.finish().expect("finish");
+        let reader = SerializedFileReader::new(File::open(&path).expect("open")).expect("read");
+        let group = reader.metadata().row_group(0);
+        let id = group.column(0).statistics().expect("subscriber_id statistics");
+        assert_eq!(id.min_bytes_opt(), Some(&0_i64.to_le_bytes()[..]));
+        assert!(group.column(1).statistics().is_none() && group.column(2).statistics().is_none());
+        // The page index that lets a reader skip pages within a row group, for the id alone.
+        assert!(group.column(0).column_index_length().is_some());
+        assert!(group.column(1).column_index_length().is_none());
     }
 
     #[test]

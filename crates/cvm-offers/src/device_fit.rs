@@ -10,6 +10,7 @@
 //! each from their own branch's stock, and never promises more units than a branch holds.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cvm_domain::Fen;
 use rayon::slice::ParallelSliceMut;
@@ -187,8 +188,8 @@ pub struct PoolStock {
 pub struct DeviceAllocation {
     /// Subscriber id.
     pub subscriber_id: i64,
-    /// Their branch.
-    pub branch_id: String,
+    /// Their branch (shared by all its subscribers' allocations).
+    pub branch_id: Arc<str>,
     /// The tier of the handset they use, where known.
     pub current_tier: Option<DeviceTier>,
     /// The tier their spending supports.
@@ -217,45 +218,65 @@ fn lowest_acceptable(current: Option<DeviceTier>, recommended: DeviceTier, need:
 /// is still an upgrade of a below-tier handset (or, for an old one, no lower than it); within a tier the model with the lowest retention
 /// price (then model code). A unit is promised once: the stock of every model bounds the
 /// reservations made of it.
-pub fn allocate(rules: &DeviceRules, pool: &[PoolStock], subscribers: &[DeviceSubscriber]) -> Vec<DeviceAllocation> {
-    // Remaining stock per branch, per tier, cheapest model first: (price, model, units left).
-    type Shelf<'a> = [Vec<(Fen, &'a str, u32)>; 4];
-    let mut shelves: HashMap<&str, Shelf<'_>> = HashMap::new();
-    for p in pool.iter().filter(|p| p.stock > 0) {
-        let shelf = shelves.entry(p.branch_id.as_str()).or_default();
-        shelf[p.tier as usize].push((p.retention_price, p.device_model.as_str(), p.stock));
+pub fn allocate<'a>(
+    rules: &DeviceRules,
+    pool: &'a [PoolStock],
+    subscribers: &'a [DeviceSubscriber],
+) -> Vec<DeviceAllocation> {
+    // Remaining stock per branch, per tier, cheapest model first: (price, model, units left),
+    // and the first model with a unit left (stock only goes down, so it only moves on: a
+    // branch's sold-out models are not looked at again for each of its subscribers).
+    type Shelf<'s> = [(Vec<(Fen, &'s str, u32)>, usize); 4];
+    // Every branch once, by number: the pool's, then those of subscribers without a pool.
+    let mut numbers: HashMap<&'a str, u32> = HashMap::new();
+    let mut branches: Vec<(Arc<str>, Shelf<'a>)> = Vec::new();
+    let mut number_of = |branch: &'a str| -> u32 {
+        *numbers.entry(branch).or_insert_with(|| {
+            branches.push((Arc::from(branch), Shelf::default()));
+            u32::try_from(branches.len() - 1).unwrap_or(u32::MAX)
+        })
+    };
+    let stocked: Vec<(u32, &PoolStock)> =
+        pool.iter().filter(|p| p.stock > 0).map(|p| (number_of(p.branch_id.as_str()), p)).collect();
+    // (value, id, branch, tier, need, current tier): what serving needs, beside the sort keys,
+    // so that millions of needs are sorted and served without going back to `subscribers`.
+    let mut needing: Vec<(f64, i64, u32, DeviceTier, DeviceNeed, Option<DeviceTier>)> = subscribers
+        .iter()
+        .filter_map(|s| {
+            let (tier, need) = device_need(rules, s)?;
+            Some((s.value, s.subscriber_id, number_of(s.branch_id.as_str()), tier, need, s.current_tier))
+        })
+        .collect();
+    for (b, p) in stocked {
+        branches[b as usize].1[p.tier as usize].0.push((p.retention_price, p.device_model.as_str(), p.stock));
     }
-    for tiers in shelves.values_mut() {
-        for models in tiers.iter_mut() {
+    for (_, tiers) in &mut branches {
+        for (models, _) in tiers.iter_mut() {
             models.sort();
         }
     }
-    // (value, id, index, tier, need): the sort keys beside each other rather than behind a
-    // reference, as millions need a device at a large operator.
-    let mut needing: Vec<(f64, i64, usize, DeviceTier, DeviceNeed)> = subscribers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| device_need(rules, s).map(|(t, n)| (s.value, s.subscriber_id, i, t, n)))
-        .collect();
-    // On every core. The order is total (ids are unique), so the cores change nothing.
-    needing.par_sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // On every core. The order is total (ids are unique), so neither the cores nor an
+    // unstable sort change it.
+    needing.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut out = Vec::with_capacity(needing.len());
-    for (rank, (_, _, i, tier, need)) in needing.into_iter().enumerate() {
-        let s = &subscribers[i];
+    for (rank, (_, subscriber_id, b, tier, need, current_tier)) in needing.into_iter().enumerate() {
+        let (branch_id, shelf) = &mut branches[b as usize];
         let mut reserved = None;
-        if let Some(shelf) = shelves.get_mut(s.branch_id.as_str()) {
-            for t in (lowest_acceptable(s.current_tier, tier, need) as usize..=tier as usize).rev() {
-                if let Some(slot) = shelf[t].iter_mut().find(|m| m.2 > 0) {
-                    slot.2 -= 1;
-                    reserved = Some((slot.1.to_owned(), DeviceTier::ALL[t], slot.0));
-                    break;
+        for t in (lowest_acceptable(current_tier, tier, need) as usize..=tier as usize).rev() {
+            let (models, first_left) = &mut shelf[t];
+            if let Some(slot) = models.get_mut(*first_left) {
+                slot.2 -= 1;
+                reserved = Some((slot.1.to_owned(), DeviceTier::ALL[t], slot.0));
+                if slot.2 == 0 {
+                    *first_left += 1;
                 }
+                break;
             }
         }
         out.push(DeviceAllocation {
-            subscriber_id: s.subscriber_id,
-            branch_id: s.branch_id.clone(),
-            current_tier: s.current_tier,
+            subscriber_id,
+            branch_id: branch_id.clone(),
+            current_tier,
             recommended_tier: tier,
             need,
             reserved,
@@ -387,7 +408,7 @@ mod tests {
             let mut used: HashMap<(String, String), u32> = HashMap::new();
             for a in &got {
                 if let Some((model, tier, _)) = &a.reserved {
-                    *used.entry((a.branch_id.clone(), model.clone())).or_default() += 1;
+                    *used.entry((a.branch_id.to_string(), model.clone())).or_default() += 1;
                     prop_assert!(*tier <= a.recommended_tier);
                     let current = subs.iter().find(|s| s.subscriber_id == a.subscriber_id).and_then(|s| s.current_tier);
                     if a.need == DeviceNeed::BelowTier {

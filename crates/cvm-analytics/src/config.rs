@@ -378,7 +378,8 @@ impl OffersConfig {
         if self.rules_min_support <= 0.0 {
             return bad("offers.rules_min_support must be above 0".into());
         }
-        if !(self.horizon_months > 0.0) {
+        // NaN is refused too.
+        if self.horizon_months.is_nan() || self.horizon_months <= 0.0 {
             return bad("offers.horizon_months must be above 0".into());
         }
         Ok(())

@@ -117,7 +117,7 @@ impl Walk<'_> {
         match e {
             Expr::Identifier(ident) => {
                 let name = ident.value.to_lowercase();
-                if self.columns.iter().any(|c| *c == name) {
+                if self.columns.contains(&name) {
                     self.used.push(name);
                     Ok(())
                 } else {

@@ -794,6 +794,11 @@ fn device_fit_batch(allocations: &[DeviceAllocation]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(device_fit_schema(), columns)?)
 }
 
+/// A reason's text, Chinese and English.
+fn written(r: &Reason) -> (Arc<str>, Arc<str>) {
+    (r.zh().into(), r.en().into())
+}
+
 /// One written offer: the row, what is offered and why, and its arbitration.
 struct NboRow {
     row: usize,
@@ -1096,10 +1101,9 @@ fn offers_of_batch(
             monthly_saving: *monthly_saving,
         });
     }
-    let offer_by_id: HashMap<&str, &Offer> = cat.offers.offers().iter().map(|o| (o.offer_id.as_str(), o)).collect();
     let mut pack_offer: Vec<Option<DataPackOffer>> = vec![None; n];
     for (i, pack, months_over, top_app, monthly_saving) in pack_offers {
-        if let Some(offer) = offer_by_id.get(pack.as_str()) {
+        if let Some(offer) = cat.offers.offer(pack) {
             pack_offer[*i - first_row] = Some(DataPackOffer {
                 offer,
                 months_over: *months_over,
@@ -1164,7 +1168,6 @@ fn offers_of_batch(
         let mut reasons: Vec<(usize, Arc<str>, Arc<str>)> = Vec::new();
         for a in chosen {
             let c = &candidates[a.candidate];
-            let written = |r: &Reason| -> (Arc<str>, Arc<str>) { (r.zh().into(), r.en().into()) };
             let (zh, en) = match (c.reason.shared_key(), reasons.iter().find(|r| r.0 == a.candidate)) {
                 (Some(key), _) => shared.entry(key).or_insert_with(|| written(&c.reason)).clone(),
                 (None, Some(r)) => (r.1.clone(), r.2.clone()),

@@ -203,6 +203,18 @@ pub struct DeviceAllocation {
     pub rank: u32,
 }
 
+/// The number of `branch` in `branches`, which it joins (with an empty `S`) the first time.
+fn branch_number<'a, S: Default>(
+    numbers: &mut HashMap<&'a str, u32>,
+    branches: &mut Vec<(Arc<str>, S)>,
+    branch: &'a str,
+) -> u32 {
+    *numbers.entry(branch).or_insert_with(|| {
+        branches.push((Arc::from(branch), S::default()));
+        u32::try_from(branches.len() - 1).unwrap_or(u32::MAX)
+    })
+}
+
 /// The lowest tier worth reserving: above the current handset when that is below tier, the
 /// same tier (or the recommended one, if lower) to replace an old handset.
 fn lowest_acceptable(current: Option<DeviceTier>, recommended: DeviceTier, need: DeviceNeed) -> DeviceTier {
@@ -230,24 +242,8 @@ pub fn allocate<'a>(
     // Every branch once, by number: the pool's, then those of subscribers without a pool.
     let mut numbers: HashMap<&'a str, u32> = HashMap::new();
     let mut branches: Vec<(Arc<str>, Shelf<'a>)> = Vec::new();
-    let mut number_of = |branch: &'a str| -> u32 {
-        *numbers.entry(branch).or_insert_with(|| {
-            branches.push((Arc::from(branch), Shelf::default()));
-            u32::try_from(branches.len() - 1).unwrap_or(u32::MAX)
-        })
-    };
-    let stocked: Vec<(u32, &PoolStock)> =
-        pool.iter().filter(|p| p.stock > 0).map(|p| (number_of(p.branch_id.as_str()), p)).collect();
-    // (value, id, branch, tier, need, current tier): what serving needs, beside the sort keys,
-    // so that millions of needs are sorted and served without going back to `subscribers`.
-    let mut needing: Vec<(f64, i64, u32, DeviceTier, DeviceNeed, Option<DeviceTier>)> = subscribers
-        .iter()
-        .filter_map(|s| {
-            let (tier, need) = device_need(rules, s)?;
-            Some((s.value, s.subscriber_id, number_of(s.branch_id.as_str()), tier, need, s.current_tier))
-        })
-        .collect();
-    for (b, p) in stocked {
+    for p in pool.iter().filter(|p| p.stock > 0) {
+        let b = branch_number(&mut numbers, &mut branches, &p.branch_id);
         branches[b as usize].1[p.tier as usize].0.push((p.retention_price, p.device_model.as_str(), p.stock));
     }
     for (_, tiers) in &mut branches {
@@ -255,6 +251,16 @@ pub fn allocate<'a>(
             models.sort();
         }
     }
+    // (value, id, branch, tier, need, current tier): what serving needs, beside the sort keys,
+    // so that millions of needs are sorted and served without going back to `subscribers`.
+    let mut needing: Vec<(f64, i64, u32, DeviceTier, DeviceNeed, Option<DeviceTier>)> = subscribers
+        .iter()
+        .filter_map(|s| {
+            let (tier, need) = device_need(rules, s)?;
+            let b = branch_number(&mut numbers, &mut branches, &s.branch_id);
+            Some((s.value, s.subscriber_id, b, tier, need, s.current_tier))
+        })
+        .collect();
     // On every core. The order is total (ids are unique), so neither the cores nor an
     // unstable sort change it.
     needing.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));

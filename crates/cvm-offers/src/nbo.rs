@@ -22,6 +22,7 @@
 //! the highest positive EV that may be made on it; priority ranks the channels' offers by EV.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use cvm_domain::{Date, Fen};
 
@@ -232,6 +233,8 @@ pub struct Catalog {
     products: Vec<Option<usize>>,
     /// Indices of the handset offers, by monthly price (ties: catalog order).
     devices: Vec<usize>,
+    /// Index of each offer by code (the later of two with one code).
+    by_id: HashMap<String, usize>,
 }
 
 impl Catalog {
@@ -240,12 +243,18 @@ impl Catalog {
         let products = offers.iter().map(|o| o.product.as_deref().and_then(product_index)).collect();
         let mut devices: Vec<usize> = (0..offers.len()).filter(|&i| offers[i].kind == OfferKind::Device).collect();
         devices.sort_by_key(|&i| offers[i].monthly_price);
-        Catalog { offers, products, devices }
+        let by_id = offers.iter().enumerate().map(|(i, o)| (o.offer_id.clone(), i)).collect();
+        Catalog { offers, products, devices, by_id }
     }
 
     /// The offers, in catalog order.
     pub fn offers(&self) -> &[Offer] {
         &self.offers
+    }
+
+    /// The offer of code `offer_id`.
+    pub fn offer(&self, offer_id: &str) -> Option<&Offer> {
+        self.by_id.get(offer_id).map(|&i| &self.offers[i])
     }
 
     /// The handset offer whose monthly commitment is the highest at most `arpu` (the last in
@@ -470,9 +479,7 @@ impl<'a> Reason<'a> {
             Reason::PlanFit { .. } | Reason::DataPack { .. } | Reason::Device { .. } => None,
         }
     }
-}
 
-impl Reason<'_> {
     /// The reason in Chinese, for agents and customers.
     pub fn zh(&self) -> String {
         match *self {

@@ -34,15 +34,11 @@ pub struct Execution {
     /// Ranges computed side by side, each on one thread; 0: one per core. Memory grows with
     /// this too; results do not depend on it.
     pub parallel_ranges: usize,
-    /// Whether the rows kept between the two passes are compressed (LZ4) on disk: 2.5x less
-    /// scratch space, ~6% more CPU. Plain, the scratch takes about 430 MB per million
-    /// subscribers while the run lasts.
-    pub compress_scratch: bool,
 }
 
 impl Default for Execution {
     fn default() -> Execution {
-        Execution { subscribers_per_range: 500_000, parallel_ranges: 0, compress_scratch: false }
+        Execution { subscribers_per_range: 250_000, parallel_ranges: 0 }
     }
 }
 

@@ -222,7 +222,10 @@ population AS (
 ),
 -- Every per-subscriber measure, joined while the rows are narrow (numbers only); the wide
 -- profile columns of subscribers are joined once, last: each hash join copies the columns
--- that pass through it.
+-- that pass through it. Each measure is the left (hashed) side of a RIGHT JOIN and the
+-- population streams through on the right, so the growing rows are never gathered into one
+-- hash table (500,000 subscribers on one core: 1.29 -> 1.18 s against LEFT JOINs that hash
+-- the population).
 a AS (
   SELECT k.subscriber_id,
     ua.n, ua.rev_sum, ua.t_sum, ua.tt_sum, ua.ty_sum, ua.voice_sum, ua.data_sum, ua.sms_sum,
@@ -234,13 +237,13 @@ a AS (
     ho.broadband, ho.iptv, ho.fixed_line, ho.fibre, ho.family_plan, ho.group_vpn,
     p.voice_min AS plan_voice_min, p.data_mb AS plan_data_mb, p.sms AS plan_sms, p.vip AS plan_vip,
     d.tier AS device_tier
-  FROM population k
-  LEFT JOIN ua ON ua.subscriber_id = k.subscriber_id
-  LEFT JOIN stop_days sd ON sd.subscriber_id = k.subscriber_id
-  LEFT JOIN ev ON ev.subscriber_id = k.subscriber_id
-  LEFT JOIN ho ON ho.subscriber_id = k.subscriber_id
-  LEFT JOIN plans p ON p.plan_id = k.plan_id
-  LEFT JOIN devices d ON d.device_model = k.device_model
+  FROM devices d RIGHT JOIN (plans p RIGHT JOIN (ho RIGHT JOIN (ev RIGHT JOIN (stop_days sd RIGHT JOIN
+    (ua RIGHT JOIN population k ON ua.subscriber_id = k.subscriber_id)
+    ON sd.subscriber_id = k.subscriber_id)
+    ON ev.subscriber_id = k.subscriber_id)
+    ON ho.subscriber_id = k.subscriber_id)
+    ON p.plan_id = k.plan_id)
+    ON d.device_model = k.device_model
 )
 SELECT
   s.subscriber_id,
@@ -381,7 +384,9 @@ pub async fn subscriber_ranges(root: &Path, per_range: usize) -> Result<Subscrib
             what: "no subscribers table: import an export first".into(),
         });
     }
-    let ctx = SessionContext::new();
+    // One partition: the ids come in the file's order, which is what is being checked
+    // (several would interleave the file's byte ranges).
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
     let df = ctx.read_parquet(path_text(&path)?, ParquetReadOptions::default()).await?;
     let mut ids: Vec<i64> = Vec::new();
     for b in df.select_columns(&["subscriber_id"])?.collect().await? {
@@ -453,6 +458,9 @@ pub(crate) async fn warehouse_context(
     // Plain Utf8 text, as the warehouse stores it: view types would leak into
     // features.parquet and change its schema with DataFusion's defaults.
     config.options_mut().execution.parquet.schema_force_view_types = false;
+    // The feature query's joins are written with the side to hash on the left (see its
+    // comments); reordering by estimated sizes would hash the population instead.
+    config.options_mut().optimizer.join_reordering = false;
     let ctx = SessionContext::new_with_config(config);
     let ordered = |name: &str| name == "subscribers" && subscribers_in_id_order;
     for name in ["subscribers", "plans", "devices", "holdings", "offers", "device_pool"] {

@@ -883,7 +883,7 @@ pub(crate) struct Settled {
     reserved: HashMap<i64, DeviceAllocation>,
     device_needs: u64,
     rules: Vec<RuleRow>,
-    cross: Vec<CrossSellRule>,
+    cross: nbo::CrossSellRules,
     base_rates: [f64; 9],
     policy: NboPolicy,
 }
@@ -993,6 +993,7 @@ impl OffersRun {
         let population: Vec<Holdings> =
             self.holdings.iter().zip(&self.left).filter(|(_, left)| !**left).map(|(h, _)| *h).collect();
         let (rules, cross, base_rates) = cross_sell_rules(&population, cfg)?;
+        let cross = nbo::CrossSellRules::new(&cross);
         Ok(Settled { reserved, device_needs, rules, cross, base_rates, policy: cfg.nbo_policy() })
     }
 

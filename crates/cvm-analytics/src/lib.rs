@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use clusters::ClusterReport;
@@ -152,14 +152,15 @@ pub async fn check_segments(config: &RunConfig, analyst: &SegmentFile) -> Result
 /// twice, so its memory is bounded by a few ranges plus a few numbers per subscriber:
 ///
 /// 1. per range: the feature query over that range of the warehouse, value, tier and
-///    lifecycle group, plan and data fit (written at once); the rows are kept in a scratch
-///    file of the run's temporary folder; the pyramid, lifecycle and clustering inputs, the
-///    device needs and the holdings are kept;
+///    lifecycle group, plan and data fit (written at once); the rows are kept in a part
+///    file of the run's temporary folder, encoded as features.parquet is; the pyramid,
+///    lifecycle and clustering inputs, the device needs and the holdings are kept;
 /// 2. once: k-means (which needs everyone's behaviour to standardise and to sample), the
 ///    pyramid and its Pareto curve, the device pool shared out in value order across all
 ///    branches, the cross-sell rules;
-/// 3. per range: the scratch rows with their cluster go to features.parquet; segment
-///    members, warnings, churn scores and the next best offer are written.
+/// 3. per range: the part file's column chunks, copied as encoded, and the cluster
+///    column make the range's row group of features.parquet; segment members, warnings,
+///    churn scores and the next best offer are written.
 ///
 /// In each pass, `execution.parallel_ranges` ranges are computed side by side, each on a
 /// thread of its own with its share of the cores; what they found is then added to the run
@@ -178,6 +179,8 @@ pub async fn analyse(
     let planned = Arc::new(feature_schema(config).await?.as_arrow().clone());
     let columns = datafusion::common::DFSchema::try_from(planned.as_ref().clone())?;
     let checked = segments::check_segments(&SessionContext::new(), &columns, &defs)?;
+    // The rows as pass 1 keeps them: every column but the cluster, the last.
+    let rows_schema = Arc::new(planned.project(&(0..planned.fields().len() - 1).collect::<Vec<_>>())?);
 
     let features::SubscriberRanges { ranges, in_id_order } =
         features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
@@ -188,22 +191,25 @@ pub async fn analyse(
     let mut data_fit = pending.table(store::files::DATA_FIT, fit::data_fit_schema())?;
     let mut behaviour = clusters::Matrix::empty(clusters::CLUSTER_FEATURES.len());
     let mut tally = value::ValueTally::default();
-    // (scratch file, its rows among the run's) of each range with subscribers.
-    let mut scratch: Vec<(PathBuf, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
+    // (part file, its rows among the run's) of each range with subscribers.
+    let mut parts: Vec<(PathBuf, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
     let fitter = offers.fitter();
     in_range_order(
         (Step::Features, &mut *progress),
         ranges.len(),
         at_once,
-        |k, partitions| first_range(root, window, ranges[k], in_id_order, k, partitions, config, &fitter, &pending),
+        |k, partitions| {
+            let range = (ranges[k], in_id_order, k, partitions);
+            first_range(root, window, range, config, &fitter, &pending, rows_schema.clone())
+        },
         |_, found| {
             if let Some(found) = found {
                 behaviour.append(&found.behaviour);
                 found.valued.iter().try_for_each(|b| tally.add(b))?;
                 offers.add_range(found.fit, &mut plan_fit, &mut data_fit)?;
-                let first = scratch.last().map_or(0, |(_, rows)| rows.end);
+                let first = parts.last().map_or(0, |(_, rows)| rows.end);
                 let n: usize = found.valued.iter().map(RecordBatch::num_rows).sum();
-                scratch.push((found.scratch, first..first + n));
+                parts.push((found.part, first..first + n));
             }
             Ok(())
         },
@@ -222,7 +228,7 @@ pub async fn analyse(
     device_fit.finish()?;
 
     let model = churn::installed(root)?;
-    let mut features_file: Option<store::TableWriter> = None;
+    let mut features_file = store::FeatureTable::create(&pending.path(store::files::FEATURES), planned.clone())?;
     let mut members = pending.table(store::files::MEMBERS, segments::members_schema())?;
     let mut warning_file = pending.table(store::files::WARNINGS, warnings::warnings_schema())?;
     let mut scores_file: Option<store::TableWriter> = None;
@@ -232,18 +238,16 @@ pub async fn analyse(
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
     in_range_order(
         (Step::Segments, &mut *progress),
-        scratch.len(),
+        parts.len(),
         at_once,
         |k, _| {
-            let (path, rows) = &scratch[k];
-            second_range(path, rows.start, &labels[rows.clone()], &checked, config, model.as_ref(), &offers, &settled)
+            let (path, rows) = &parts[k];
+            let labels = &labels[rows.clone()];
+            second_range(path, &planned, rows.start, labels, &checked, config, model.as_ref(), &offers, &settled)
         },
-        |_, found| {
-            if let Some(first) = found.features.first() {
-                pending
-                    .table_once(&mut features_file, store::files::FEATURES, &first.schema())?
-                    .write_all(&found.features)?;
-            }
+        |k, found| {
+            let (path, rows) = &parts[k];
+            features_file.append_range(path, &labels[rows.clone()])?;
             members.write(&segment_tally.add(&found.segments, &checked)?)?;
             warning_file.write(&found.warnings)?;
             warning_counts.merge(&found.warning_counts);
@@ -263,11 +267,6 @@ pub async fn analyse(
             Ok(())
         },
     )?;
-    // No subscriber at all: an empty table with the columns a run has.
-    let features_file = match features_file {
-        Some(f) => f,
-        None => pending.table(store::files::FEATURES, planned)?,
-    };
     let (rows, columns) = (features_file.rows(), features_file.columns() as u64);
     features_file.finish()?;
     members.finish()?;
@@ -423,24 +422,22 @@ struct FirstRange {
     valued: Vec<RecordBatch>,
     behaviour: clusters::Matrix,
     fit: fit::RangeFit,
-    /// Where the rows wait for their cluster.
-    scratch: PathBuf,
+    /// Where the rows wait for their cluster, encoded as features.parquet keeps them.
+    part: PathBuf,
 }
 
-/// Pass 1 over range `k` (`in_id_order`: the subscribers file is sorted by id): features,
-/// value, clustering inputs, plan and data fit; the rows go to a scratch file. `None` when
-/// the range has no subscriber of the run.
-#[allow(clippy::too_many_arguments)]
+/// Pass 1 over range `k` of `(range, in_id_order, k, partitions)` (`in_id_order`: the
+/// subscribers file is sorted by id): features, value, clustering inputs, plan and data fit;
+/// the rows go to a part file of `rows_schema`. `None` when the range has no subscriber of
+/// the run.
 async fn first_range(
     root: &Path,
     window: Window,
-    range: features::IdRange,
-    in_id_order: bool,
-    k: usize,
-    partitions: usize,
+    (range, in_id_order, k, partitions): (features::IdRange, bool, usize, usize),
     config: &RunConfig,
     fitter: &fit::RangeFitter,
     pending: &store::PendingRun,
+    rows_schema: SchemaRef,
 ) -> Result<Option<FirstRange>> {
     let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions), in_id_order).await?;
     let found = features::features_in(&warehouse, window).await?;
@@ -454,14 +451,12 @@ async fn first_range(
         value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
     let behaviour = clusters::behaviour(&valued)?;
     let fit = fitter.fit_range(&warehouse, window, &valued, &config.offers).await?;
-    let scratch = pending.write_scratch(k, &valued, config.execution.compress_scratch)?;
-    Ok(Some(FirstRange { valued, behaviour, fit, scratch }))
+    let part = pending.write_range_features(k, rows_schema, &valued)?;
+    Ok(Some(FirstRange { valued, behaviour, fit, part }))
 }
 
 /// What pass 2 found in one range, before it is written in range order.
 struct SecondRange {
-    /// The rows with their cluster.
-    features: Vec<RecordBatch>,
     /// What the segment tally reads ([`segments::evaluate`]).
     segments: Vec<RecordBatch>,
     warnings: RecordBatch,
@@ -471,11 +466,13 @@ struct SecondRange {
     offered_subscribers: u64,
 }
 
-/// Pass 2 over one range's scratch rows (rows `first_row..` of the run, `labels` their
-/// clusters): segment flags, warnings, churn scores, next best offers.
+/// Pass 2 over one range's part file (rows `first_row..` of the run, `labels` their
+/// clusters, `schema` the rows with their cluster): segment flags, warnings, churn scores,
+/// next best offers.
 #[allow(clippy::too_many_arguments)]
 async fn second_range(
-    scratch: &Path,
+    part: &Path,
+    schema: &SchemaRef,
     first_row: usize,
     labels: &[u32],
     checked: &[segments::CheckedSegment],
@@ -484,8 +481,7 @@ async fn second_range(
     offers: &fit::OffersRun,
     settled: &fit::Settled,
 ) -> Result<SecondRange> {
-    let valued = store::take_scratch(scratch)?;
-    let schema = with_cluster(valued[0].schema().as_ref());
+    let valued = store::read_range_features(part)?;
     let mut features = Vec::with_capacity(valued.len());
     let mut row = 0;
     for batch in valued {
@@ -502,14 +498,7 @@ async fn second_range(
     let scores = model.map(|m| features.iter().map(|b| churn::score(m, b)).collect::<Result<Vec<_>>>()).transpose()?;
     let risk = churn_risk(&features, scores.as_deref(), &warnings, &config.offers)?;
     let (offers, offered_subscribers) = offers.offers(settled, &features, first_row, &risk, &config.offers)?;
-    Ok(SecondRange { features, segments, warnings, warning_counts, scores, offers, offered_subscribers })
-}
-
-/// `schema` with the cluster column added.
-fn with_cluster(schema: &Schema) -> SchemaRef {
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new("cluster", DataType::UInt32, false));
-    Arc::new(Schema::new(fields))
+    Ok(SecondRange { segments, warnings, warning_counts, scores, offers, offered_subscribers })
 }
 
 /// Each feature row's likelihood of churning: the churn model's probability where a model

@@ -280,6 +280,46 @@ pub struct CrossSellRule {
     pub lift: f64,
 }
 
+/// Every combination of [`PRODUCTS`] held, as a bit mask.
+const HOLDING_MASKS: usize = 1 << PRODUCTS.len();
+
+/// The cross-sell rule backing each (product, products held) pair, worked out once per run:
+/// the rules are few, but scanning them for every bundle of every subscriber took a
+/// quarter of the offers step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossSellRules {
+    /// At `consequent * HOLDING_MASKS + held`: the rule of highest confidence (the last of
+    /// equals, in the rules' order) whose antecedent is held and whose lift passes
+    /// [`MIN_LIFT`].
+    best: Vec<Option<CrossSellRule>>,
+}
+
+impl CrossSellRules {
+    /// The lookup table of `rules`.
+    pub fn new(rules: &[CrossSellRule]) -> CrossSellRules {
+        let mut best = Vec::with_capacity(PRODUCTS.len() * HOLDING_MASKS);
+        for consequent in 0..PRODUCTS.len() {
+            for held in 0..HOLDING_MASKS as u16 {
+                let rule = rules
+                    .iter()
+                    .filter(|r| {
+                        r.consequent == consequent && r.lift > MIN_LIFT && r.antecedent.0 & held == r.antecedent.0
+                    })
+                    .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
+                best.push(rule.copied());
+            }
+        }
+        CrossSellRules { best }
+    }
+
+    /// The rule backing `consequent` for a subscriber holding `held`, if any.
+    pub fn best(&self, consequent: usize, held: Holdings) -> Option<&CrossSellRule> {
+        // Antecedents name only PRODUCTS, so bits beyond them cannot change the answer.
+        let held = usize::from(held.0) & (HOLDING_MASKS - 1);
+        self.best.get(consequent * HOLDING_MASKS + held)?.as_ref()
+    }
+}
+
 /// Prior acceptance likelihoods per candidate source, until campaigns measure responses; an
 /// analyst sets them in the run configuration (`[offers.acceptance]`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -709,7 +749,7 @@ pub fn candidates<'a>(
     policy: &'a NboPolicy,
     profile: &Profile,
     catalog: &'a Catalog,
-    rules: &[CrossSellRule],
+    rules: &CrossSellRules,
     base_rates: &[f64; PRODUCTS.len()],
     plan_fit: Option<&PlanFitOffer<'a>>,
     data_pack: Option<&DataPackOffer<'a>>,
@@ -798,11 +838,7 @@ pub fn candidates<'a>(
                 ));
             }
             (OfferKind::Bundle, Some(p)) if !h.has(p) && (PRODUCTS[p] != "group_vpn" || profile.in_group) => {
-                let rule = rules
-                    .iter()
-                    .filter(|r| r.consequent == p && r.lift > MIN_LIFT && r.antecedent.0 & h.0 == r.antecedent.0)
-                    .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
-                let (acceptance, reason) = match rule {
+                let (acceptance, reason) = match rules.best(p, h) {
                     Some(r) => {
                         (policy.acceptance.cross_sell * r.confidence, Reason::CrossSell { offer_name: name, rule: *r })
                     }
@@ -914,7 +950,7 @@ mod tests {
         let rule = CrossSellRule { antecedent: broadband, consequent: 3, confidence: 0.4, lift: 2.0 };
         let profile = Profile { arpu: 80.0, holdings: broadband, family_size: None, in_group: false, premium: false };
         let mut got = Vec::new();
-        candidates(&policy, &profile, &catalog, &[rule], &[0.1; 9], None, None, None, &mut got);
+        candidates(&policy, &profile, &catalog, &CrossSellRules::new(&[rule]), &[0.1; 9], None, None, None, &mut got);
         let ids: Vec<&str> = got.iter().map(|c| c.offer_id.as_ref()).collect();
         assert_eq!(ids, ["FIB", "TV"]);
         assert!((got[1].acceptance - 0.12).abs() < 1e-12, "0.3 x confidence 0.4");
@@ -922,7 +958,17 @@ mod tests {
         assert_eq!(got[1].reason.zh(), "持有手机+宽带的客户中40%也办理了IPTV（提升度2.0），推荐「TV」");
         // Without broadband: no fibre upgrade, and the bundle falls back to iptv's base rate.
         let mobile_only = Profile { holdings: Holdings(0b1), ..profile };
-        candidates(&policy, &mobile_only, &catalog, &[rule], &[0.1; 9], None, None, None, &mut got);
+        candidates(
+            &policy,
+            &mobile_only,
+            &catalog,
+            &CrossSellRules::new(&[rule]),
+            &[0.1; 9],
+            None,
+            None,
+            None,
+            &mut got,
+        );
         assert_eq!(got.len(), 1);
         assert!((got[0].acceptance - 0.03).abs() < 1e-12);
     }
@@ -1017,6 +1063,30 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn rule_table_answers_as_a_scan_of_the_rules(
+            // Few confidences and lifts around MIN_LIFT, so that ties and refusals happen.
+            rules in proptest::collection::vec((0..512u16, 0..9usize, 0..4u32, 0..3u32), 0..12),
+            held in 0..1024u16,
+            consequent in 0..9usize,
+        ) {
+            let rules: Vec<CrossSellRule> = rules
+                .iter()
+                .map(|(a, c, conf, lift)| CrossSellRule {
+                    antecedent: Holdings(*a),
+                    consequent: *c,
+                    confidence: f64::from(*conf) / 4.0,
+                    lift: 1.0 + f64::from(*lift) / 10.0,
+                })
+                .collect();
+            let scanned = rules
+                .iter()
+                .filter(|r| r.consequent == consequent && r.lift > MIN_LIFT && r.antecedent.0 & held == r.antecedent.0)
+                .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
+            let table = CrossSellRules::new(&rules);
+            prop_assert_eq!(table.best(consequent, Holdings(held)), scanned);
+        }
+
         #[test]
         fn one_pass_arbitration_is_channel_by_channel_arbitration(
             // Few codes and few prices, so that ties of value and of code happen.

@@ -1,10 +1,8 @@
 # Shared by the benchmark scripts: measurement helpers over `/usr/bin/time -v` output and the
 # reference tools' virtualenv. Source it; it defines functions only.
 
-# Peak resident set size in MiB from a `/usr/bin/time -v` output file.
-peak_rss_mib() { awk '/Maximum resident set size/ {printf "%.0f", $NF/1024}' "$1"; }
-# Largest peak RSS in MiB over several `/usr/bin/time -v` output files.
-max_peak_rss_mib() { awk '/Maximum resident set size/ {if ($NF > m) m = $NF} END {printf "%.0f", m/1024}' "$@"; }
+# Peak resident set size in MiB from `/usr/bin/time -v` output files (the largest of them).
+peak_rss_mib() { awk '/Maximum resident set size/ {if ($NF > m) m = $NF} END {printf "%.0f", m/1024}' "$@"; }
 # Median of the numbers given.
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 # CPU seconds (user + system): steadier than wall time on a shared machine.

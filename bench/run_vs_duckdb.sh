@@ -12,9 +12,10 @@
 # Parquet files, and materialises the result (as cvm does). Prints both times, the ratio and
 # peak RSS. DuckDB comes from PyPI in a virtualenv outside the product.
 #
-# Each size is measured REPEAT times (default 3), cvm and DuckDB taking turns, and the ratio
-# is that of the medians: on this shared 2-core machine one DuckDB run of 10M took anywhere
-# from 29 to 54 s (it holds ~18 GB and pushes the warehouse out of the page cache).
+# Each size is measured REPEAT times (default 3), cvm and DuckDB taking turns; wall and CPU
+# are medians, peak RSS the largest, and the ratio is that of the median walls: on this
+# shared 2-core machine one DuckDB run of 10M took anywhere from 29 to 54 s (it holds ~18 GB
+# and pushes the warehouse out of the page cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MONTHS="${MONTHS:-3}"
@@ -70,22 +71,23 @@ rows = con.execute("SELECT count(*) FROM features").fetchone()[0]
 print(f"{time.time() - t0:.2f} {rows}")
 PY
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  cvm_times=(); duck_times=()
+  cvm_times=(); duck_times=(); cvm_cpu=(); duck_cpu=(); cvm_files=(); duck_files=()
   for rep in $(seq "$REPEAT"); do
+    cvm_files+=("$BENCH_DIR/run-$n-$rep.time"); duck_files+=("$BENCH_DIR/duckdb-run-$n-$rep.time")
     start=$(date +%s.%N)
     /usr/bin/time -v -o "$BENCH_DIR/run-$n-$rep.time" "$CVM" run --warehouse "$wh" --as-of "$AS_OF" --format json >"$BENCH_DIR/run-$n.json" 2>"$BENCH_DIR/run-$n.log"
-    cvm_times+=("$(calc "$(date +%s.%N) - $start")")
+    cvm_times+=("$(calc "$(date +%s.%N) - $start")"); cvm_cpu+=("$(cpu_s "$BENCH_DIR/run-$n-$rep.time")")
     /usr/bin/time -v -o "$BENCH_DIR/duckdb-run-$n-$rep.time" "$VENV/bin/python" "$BENCH_DIR/duckdb-run.py" "$wh" "$AS_OF" "$BENCH_DIR/features-$AS_OF.sql" >"$BENCH_DIR/duckdb-run-$n.txt"
     read -r duck_s duck_rows <"$BENCH_DIR/duckdb-run-$n.txt"
-    duck_times+=("$duck_s")
+    duck_times+=("$duck_s"); duck_cpu+=("$(cpu_s "$BENCH_DIR/duckdb-run-$n-$rep.time")")
   done
   cvm_s=$(median "${cvm_times[@]}"); duck_s=$(median "${duck_times[@]}")
   cvm_rows=$("$VENV/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))[0]['subscribers'])" "$BENCH_DIR/run-$n.json")
   echo
   echo "== $n subscribers, run as of $AS_OF ($(nproc) cores), median of $REPEAT runs each, taking turns"
-  printf '  cvm run (whole run):        %7.2f s wall  (runs: %s)  %6.1f s CPU  peak RSS %s MiB  rows %s\n' "$cvm_s" "${cvm_times[*]}" "$(cpu_s "$BENCH_DIR/run-$n-1.time")" "$(max_peak_rss_mib "$BENCH_DIR"/run-"$n"-*.time)" "$cvm_rows"
+  printf '  cvm run (whole run):        %7.2f s wall  (runs: %s)  %6.1f s CPU  peak RSS %s MiB  rows %s\n' "$cvm_s" "${cvm_times[*]}" "$(median "${cvm_cpu[@]}")" "$(peak_rss_mib "${cvm_files[@]}")" "$cvm_rows"
   sed 's/^/    /' "$BENCH_DIR/run-$n.log"
-  printf '  duckdb feature query alone: %7.2f s wall  (runs: %s)  %6.1f s CPU  peak RSS %s MiB  rows %s\n' "$duck_s" "${duck_times[*]}" "$(cpu_s "$BENCH_DIR/duckdb-run-$n-1.time")" "$(max_peak_rss_mib "$BENCH_DIR"/duckdb-run-"$n"-*.time)" "$duck_rows"
+  printf '  duckdb feature query alone: %7.2f s wall  (runs: %s)  %6.1f s CPU  peak RSS %s MiB  rows %s\n' "$duck_s" "${duck_times[*]}" "$(median "${duck_cpu[@]}")" "$(peak_rss_mib "${duck_files[@]}")" "$duck_rows"
   printf '  ratio cvm/duckdb:           %7.2f wall  (below 1 means the whole cvm run is faster than the query alone)\n' "$(calc "$cvm_s / $duck_s")"
   echo "  machine load average before the runs: $load"
 done

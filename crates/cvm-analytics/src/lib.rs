@@ -199,8 +199,7 @@ pub async fn analyse(
         ranges.len(),
         at_once,
         |k, partitions| {
-            let range = (ranges[k], in_id_order, k, partitions);
-            first_range(root, window, range, config, &fitter, &pending, rows_schema.clone())
+            first_range(root, window, ranges[k], in_id_order, k, partitions, config, &fitter, &pending, &rows_schema)
         },
         |_, found| {
             if let Some(found) = found {
@@ -426,18 +425,21 @@ struct FirstRange {
     part: PathBuf,
 }
 
-/// Pass 1 over range `k` of `(range, in_id_order, k, partitions)` (`in_id_order`: the
-/// subscribers file is sorted by id): features, value, clustering inputs, plan and data fit;
-/// the rows go to a part file of `rows_schema`. `None` when the range has no subscriber of
-/// the run.
+/// Pass 1 over range `k` (`in_id_order`: the subscribers file is sorted by id): features,
+/// value, clustering inputs, plan and data fit; the rows go to a part file of `rows_schema`.
+/// `None` when the range has no subscriber of the run.
+#[allow(clippy::too_many_arguments)]
 async fn first_range(
     root: &Path,
     window: Window,
-    (range, in_id_order, k, partitions): (features::IdRange, bool, usize, usize),
+    range: features::IdRange,
+    in_id_order: bool,
+    k: usize,
+    partitions: usize,
     config: &RunConfig,
     fitter: &fit::RangeFitter,
     pending: &store::PendingRun,
-    rows_schema: SchemaRef,
+    rows_schema: &SchemaRef,
 ) -> Result<Option<FirstRange>> {
     let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions), in_id_order).await?;
     let found = features::features_in(&warehouse, window).await?;
@@ -451,7 +453,7 @@ async fn first_range(
         value::with_value_and_lifecycle(&ctx, ctx.read_batches(found.batches)?, &config.value)?.collect().await?;
     let behaviour = clusters::behaviour(&valued)?;
     let fit = fitter.fit_range(&warehouse, window, &valued, &config.offers).await?;
-    let part = pending.write_range_features(k, rows_schema, &valued)?;
+    let part = pending.write_range_features(k, rows_schema.clone(), &valued)?;
     Ok(Some(FirstRange { valued, behaviour, fit, part }))
 }
 

@@ -548,6 +548,8 @@ impl FeatureTable {
         for (g, group) in metadata.row_groups().iter().enumerate() {
             let n = usize::try_from(group.num_rows()).map_err(|_| self.error("negative row count"))?;
             let labels = clusters.get(first..first + n).ok_or_else(|| self.error("fewer clusters than rows"))?;
+            // The factory makes a writer for every column; only the cluster's, the last, is
+            // used: the others' chunks are copied.
             let mut writers = self.columns.create_column_writers(self.file.flushed_row_groups().len())?;
             let mut cluster = writers.pop().ok_or_else(|| self.error("no columns"))?;
             let array: ArrayRef = Arc::new(UInt32Array::from(labels.to_vec()));

@@ -211,8 +211,8 @@ fn small_ranges_give_the_same_results_as_one_range() {
         assert_eq!(x["subscribers"], y["subscribers"]);
         assert!((f(&x["revenue"]) - f(&y["revenue"])).abs() < 1e-6 * f(&x["revenue"]).max(1.0));
     }
-    // The same ranges one at a time and five side by side (the last group shorter): ranges are added to the run in order, so every file is the same,
-    // byte for byte.
+    // The same ranges one at a time and five side by side (the last group shorter): ranges
+    // are added to the run in order, so every file is the same, byte for byte.
     let one_by_one = dir.path().join("one.toml");
     fs::write(&one_by_one, "[execution]\nsubscribers_per_range = 256\nparallel_ranges = 1\n").unwrap();
     let five = dir.path().join("five.toml");

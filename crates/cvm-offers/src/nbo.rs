@@ -949,8 +949,9 @@ mod tests {
         let broadband = Holdings(0b11);
         let rule = CrossSellRule { antecedent: broadband, consequent: 3, confidence: 0.4, lift: 2.0 };
         let profile = Profile { arpu: 80.0, holdings: broadband, family_size: None, in_group: false, premium: false };
+        let rules = CrossSellRules::new(&[rule]);
         let mut got = Vec::new();
-        candidates(&policy, &profile, &catalog, &CrossSellRules::new(&[rule]), &[0.1; 9], None, None, None, &mut got);
+        candidates(&policy, &profile, &catalog, &rules, &[0.1; 9], None, None, None, &mut got);
         let ids: Vec<&str> = got.iter().map(|c| c.offer_id.as_ref()).collect();
         assert_eq!(ids, ["FIB", "TV"]);
         assert!((got[1].acceptance - 0.12).abs() < 1e-12, "0.3 x confidence 0.4");
@@ -958,17 +959,7 @@ mod tests {
         assert_eq!(got[1].reason.zh(), "持有手机+宽带的客户中40%也办理了IPTV（提升度2.0），推荐「TV」");
         // Without broadband: no fibre upgrade, and the bundle falls back to iptv's base rate.
         let mobile_only = Profile { holdings: Holdings(0b1), ..profile };
-        candidates(
-            &policy,
-            &mobile_only,
-            &catalog,
-            &CrossSellRules::new(&[rule]),
-            &[0.1; 9],
-            None,
-            None,
-            None,
-            &mut got,
-        );
+        candidates(&policy, &mobile_only, &catalog, &rules, &[0.1; 9], None, None, None, &mut got);
         assert_eq!(got.len(), 1);
         assert!((got[0].acceptance - 0.03).abs() < 1e-12);
     }

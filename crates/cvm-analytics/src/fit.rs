@@ -505,15 +505,17 @@ fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<Ru
     for name in PRODUCTS {
         baskets.item_id(name);
     }
-    // Subscribers by the set of products they hold (a few hundred sets for millions of
-    // subscribers), then each set once, with its count.
-    let mut holders: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+    // Subscribers by the set of products they hold (at most 2^9 sets for millions of
+    // subscribers, counted in an array indexed by set rather than a map), then each set held
+    // once, in set order, with its count.
+    let sets = 1 << PRODUCTS.len();
+    let mut holders = vec![0u64; sets];
     for h in holdings {
-        *holders.entry(h.0).or_default() += 1;
+        holders[usize::from(h.0) & (sets - 1)] += 1;
     }
     let mut counts = [0u64; PRODUCTS.len()];
-    for (&set, &customers) in &holders {
-        let h = Holdings(set);
+    for (set, &customers) in holders.iter().enumerate().filter(|(_, c)| **c > 0) {
+        let h = Holdings(set as u16);
         let mut items: Vec<u32> = (0..PRODUCTS.len()).filter(|&i| h.has(i)).map(|i| i as u32).collect();
         for &i in &items {
             counts[i as usize] += customers;
@@ -984,15 +986,21 @@ impl OffersRun {
     /// table goes to `device_fit`), and mines the cross-sell rules over everyone still on the
     /// network.
     pub(crate) fn settle(&mut self, cfg: &OffersConfig, device_fit: &mut TableWriter) -> Result<Settled> {
-        let allocations = allocate(&cfg.device_rules(), &self.fitter.cat.pool, &self.devices);
+        // The pool and the rules share nothing: each on a core of its own.
+        let (allocations, mined) = rayon::join(
+            || allocate(&cfg.device_rules(), &self.fitter.cat.pool, &self.devices),
+            || {
+                let population: Vec<Holdings> =
+                    self.holdings.iter().zip(&self.left).filter(|(_, left)| !**left).map(|(h, _)| *h).collect();
+                cross_sell_rules(&population, cfg)
+            },
+        );
         device_fit.write(&device_fit_batch(&allocations)?)?;
         let device_needs = allocations.len() as u64;
         let reserved: HashMap<i64, DeviceAllocation> =
             allocations.into_iter().filter(|a| a.reserved.is_some()).map(|a| (a.subscriber_id, a)).collect();
         self.devices = Vec::new();
-        let population: Vec<Holdings> =
-            self.holdings.iter().zip(&self.left).filter(|(_, left)| !**left).map(|(h, _)| *h).collect();
-        let (rules, cross, base_rates) = cross_sell_rules(&population, cfg)?;
+        let (rules, cross, base_rates) = mined?;
         let cross = nbo::CrossSellRules::new(&cross);
         Ok(Settled { reserved, device_needs, rules, cross, base_rates, policy: cfg.nbo_policy() })
     }

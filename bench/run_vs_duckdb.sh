@@ -32,24 +32,10 @@ sizes=("$@")
 ensure_duckdb
 cargo build --release -q -p cvm-cli
 CVM="$CARGO_TARGET_DIR/release/cvm"
+mkdir -p "$BENCH_DIR"
 
-
-for n in "${sizes[@]}"; do
-  export_dir="$BENCH_DIR/export-$n-$MONTHS"
-  wh="$BENCH_DIR/wh-cvm-$n"
-  if [ ! -f "$export_dir/truth/totals.json" ]; then
-    echo "generating $n subscribers x $MONTHS months into $export_dir"
-    "$CVM" generate --subscribers "$n" --months "$MONTHS" --seed "$SEED" --out "$export_dir" >/dev/null
-  fi
-  if [ ! -d "$wh/subscribers" ]; then
-    echo "importing into $wh"
-    "$CVM" import "$export_dir" --warehouse "$wh" --format json >/dev/null
-  fi
-  "$CVM" run --warehouse "$wh" --as-of "$AS_OF" --print-sql >"$BENCH_DIR/features-$AS_OF.sql"
-  sync
-
-  # The DuckDB side, as a script file: it runs once per repetition.
-  cat >"$BENCH_DIR/duckdb-run.py" <<'PY'
+# The DuckDB side, as a script file: it runs once per size and repetition.
+cat >"$BENCH_DIR/duckdb-run.py" <<'PY'
 import glob, re, sys, time, duckdb
 wh, as_of, sql_path = sys.argv[1], sys.argv[2], sys.argv[3]
 sql = open(sql_path).read()
@@ -70,6 +56,21 @@ con.execute(f"CREATE TABLE features AS {sql}")
 rows = con.execute("SELECT count(*) FROM features").fetchone()[0]
 print(f"{time.time() - t0:.2f} {rows}")
 PY
+
+for n in "${sizes[@]}"; do
+  export_dir="$BENCH_DIR/export-$n-$MONTHS"
+  wh="$BENCH_DIR/wh-cvm-$n"
+  if [ ! -f "$export_dir/truth/totals.json" ]; then
+    echo "generating $n subscribers x $MONTHS months into $export_dir"
+    "$CVM" generate --subscribers "$n" --months "$MONTHS" --seed "$SEED" --out "$export_dir" >/dev/null
+  fi
+  if [ ! -d "$wh/subscribers" ]; then
+    echo "importing into $wh"
+    "$CVM" import "$export_dir" --warehouse "$wh" --format json >/dev/null
+  fi
+  "$CVM" run --warehouse "$wh" --as-of "$AS_OF" --print-sql >"$BENCH_DIR/features-$AS_OF.sql"
+  sync
+
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   cvm_times=(); duck_times=(); cvm_cpu=(); duck_cpu=(); cvm_files=(); duck_files=()
   for rep in $(seq "$REPEAT"); do

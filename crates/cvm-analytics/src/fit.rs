@@ -505,13 +505,12 @@ fn cross_sell_rules(holdings: &[Holdings], cfg: &OffersConfig) -> Result<(Vec<Ru
     for name in PRODUCTS {
         baskets.item_id(name);
     }
-    // Subscribers by the set of products they hold (at most 2^9 sets for millions of
+    // Subscribers by the set of products they hold (a few hundred sets for millions of
     // subscribers, counted in an array indexed by set rather than a map), then each set held
     // once, in set order, with its count.
-    let sets = 1 << PRODUCTS.len();
-    let mut holders = vec![0u64; sets];
+    let mut holders = vec![0u64; nbo::HOLDING_SETS];
     for h in holdings {
-        holders[usize::from(h.0) & (sets - 1)] += 1;
+        holders[h.set()] += 1;
     }
     let mut counts = [0u64; PRODUCTS.len()];
     for (set, &customers) in holders.iter().enumerate().filter(|(_, c)| **c > 0) {

@@ -242,18 +242,22 @@ pub async fn analyse(
     let mut segment_tally = segments::SegmentTally::new(defs.len());
     let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
+    // Range k's part file, its first row among the run's and its rows' clusters.
+    let part = |k: usize| {
+        let (path, rows) = &parts[k];
+        (path.as_path(), rows.start, &labels[rows.clone()])
+    };
     in_range_order(
         (Step::Segments, &mut *progress),
         parts.len(),
         at_once,
         |k, _| {
-            let (path, rows) = &parts[k];
-            let labels = &labels[rows.clone()];
-            second_range(path, &planned, rows.start, labels, &checked, config, model.as_ref(), &offers, &settled)
+            let (path, first_row, labels) = part(k);
+            second_range(path, &planned, first_row, labels, &checked, config, model.as_ref(), &offers, &settled)
         },
         |k, found| {
-            let (path, rows) = &parts[k];
-            features_file.append_range(path, &labels[rows.clone()])?;
+            let (path, _, labels) = part(k);
+            features_file.append_range(path, labels)?;
             members.write(&segment_tally.add(&found.segments, &checked)?)?;
             warning_file.write(&found.warnings)?;
             warning_counts.merge(&found.warning_counts);

@@ -178,6 +178,12 @@ pub fn product_index(product: &str) -> Option<usize> {
 pub struct Holdings(pub u16);
 
 impl Holdings {
+    /// The set of [`PRODUCTS`] held as a number below [`HOLDING_SETS`]: bits beyond the
+    /// products are dropped, as no product, rule or count reads them.
+    pub fn set(self) -> usize {
+        usize::from(self.0) & (HOLDING_SETS - 1)
+    }
+
     /// Whether product `i` is held.
     pub fn has(self, i: usize) -> bool {
         self.0 & (1 << i) != 0
@@ -280,15 +286,15 @@ pub struct CrossSellRule {
     pub lift: f64,
 }
 
-/// Every combination of [`PRODUCTS`] held, as a bit mask.
-const HOLDING_MASKS: usize = 1 << PRODUCTS.len();
+/// How many sets of [`PRODUCTS`] a subscriber may hold ([`Holdings::set`] is below it).
+pub const HOLDING_SETS: usize = 1 << PRODUCTS.len();
 
 /// The cross-sell rule backing each (product, products held) pair, worked out once per run:
 /// the rules are few, but scanning them for every bundle of every subscriber took a
 /// quarter of the offers step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CrossSellRules {
-    /// At `consequent * HOLDING_MASKS + held`: the rule of highest confidence (the last of
+    /// At `consequent * HOLDING_SETS + held`: the rule of highest confidence (the last of
     /// equals, in the rules' order) whose antecedent is held and whose lift passes
     /// [`MIN_LIFT`].
     best: Vec<Option<CrossSellRule>>,
@@ -297,9 +303,9 @@ pub struct CrossSellRules {
 impl CrossSellRules {
     /// The lookup table of `rules`.
     pub fn new(rules: &[CrossSellRule]) -> CrossSellRules {
-        let mut best = Vec::with_capacity(PRODUCTS.len() * HOLDING_MASKS);
+        let mut best = Vec::with_capacity(PRODUCTS.len() * HOLDING_SETS);
         for consequent in 0..PRODUCTS.len() {
-            for held in 0..HOLDING_MASKS as u16 {
+            for held in 0..HOLDING_SETS as u16 {
                 let rule = rules
                     .iter()
                     .filter(|r| {
@@ -315,8 +321,7 @@ impl CrossSellRules {
     /// The rule backing `consequent` for a subscriber holding `held`, if any.
     pub fn best(&self, consequent: usize, held: Holdings) -> Option<&CrossSellRule> {
         // Antecedents name only PRODUCTS, so bits beyond them cannot change the answer.
-        let held = usize::from(held.0) & (HOLDING_MASKS - 1);
-        self.best.get(consequent * HOLDING_MASKS + held)?.as_ref()
+        self.best.get(consequent * HOLDING_SETS + held.set())?.as_ref()
     }
 }
 

@@ -477,6 +477,13 @@ pub fn installed(root: &Path) -> Result<Option<WarehouseModel>> {
     }
 }
 
+/// The feature columns [`score`] reads for `model`.
+pub fn columns_read(model: &WarehouseModel) -> Vec<String> {
+    let mut names: Vec<String> = model.model.features.iter().map(|f| f.name.clone()).collect();
+    names.extend(["subscriber_id", "branch_id"].map(String::from));
+    names
+}
+
 /// Scores every row of a run: subscriber_id, branch_id, probability, decile (1 = riskiest
 /// tenth), up to three reasons in words, and the kind of churn the probability is of.
 pub fn score(model: &WarehouseModel, features: &RecordBatch) -> Result<RecordBatch> {

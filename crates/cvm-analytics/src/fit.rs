@@ -266,16 +266,25 @@ async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Resul
     let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let [usage, held, groups] = fit_sql(window);
     let mut stream = ctx.sql(&usage).await?.execute_stream().await?;
+    // Usage files are in subscriber order, month by month, as the import keeps the export's:
+    // a row's subscriber is most often the last one's or the next, and its month the last one's.
+    let (mut last_row, mut last_month) = (0, 0);
     while let Some(batch) = stream.next().await {
         let b = batch?;
         let sid = i64_array(&b, "subscriber_id")?;
         let month = utf8_column(&b, "month")?;
         let measures: Vec<Int64Array> = MEASURES.iter().map(|m| i64_array(&b, m)).collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
-            let Some(row) = slot(sid.is_valid(r).then(|| sid.value(r))) else { continue };
-            let Some(k) = month.is_valid(r).then(|| months.iter().position(|m| m == month.value(r))).flatten() else {
+            let Some(id) = sid.is_valid(r).then(|| sid.value(r)) else { continue };
+            let near = [last_row, last_row + 1].into_iter().find(|&at| ids.get(at) == Some(&id));
+            let Some(row) = near.or_else(|| ids.binary_search(&id).ok()) else { continue };
+            let Some(m) = month.is_valid(r).then(|| month.value(r)) else { continue };
+            let Some(k) =
+                (months[last_month] == m).then_some(last_month).or_else(|| months.iter().position(|w| w == m))
+            else {
                 continue;
             };
+            (last_row, last_month) = (row, k);
             let input = &mut inputs[row];
             // A month is present when its row has voice minutes; a missing measure reads as u32::MAX.
             input.present[k] = measures[0].is_valid(r);
@@ -335,6 +344,28 @@ struct Rows {
 }
 
 impl Rows {
+    /// The feature columns [`Rows::read`] reads.
+    const COLUMNS: [&str; 18] = [
+        "subscriber_id",
+        "branch_id",
+        "plan_id",
+        "payment_type",
+        "tenure_months",
+        "arpu_3m_avg",
+        "value",
+        "value_tier",
+        "device_tier",
+        "device_age_months",
+        "family_size",
+        "vip_level",
+        "consent_sms",
+        "consent_call",
+        "consent_app_push",
+        "do_not_disturb",
+        "left_network",
+        "plan_changes_3m",
+    ];
+
     fn read(b: &RecordBatch) -> Result<Rows> {
         Ok(Rows {
             id: i64_column(b, "subscriber_id")?,
@@ -1002,6 +1033,11 @@ impl OffersRun {
         let (rules, cross, base_rates) = mined?;
         let cross = nbo::CrossSellRules::new(&cross);
         Ok(Settled { reserved, device_needs, rules, cross, base_rates, policy: cfg.nbo_policy() })
+    }
+
+    /// The feature columns [`OffersRun::offers`] reads.
+    pub(crate) fn columns_read() -> &'static [&'static str] {
+        &Rows::COLUMNS
     }
 
     /// The arbitrated offers of one range's features (whose first row is row `first_row` of

@@ -236,6 +236,11 @@ fn member(i: usize) -> String {
 /// the profile features and each segment's membership flag. One projection evaluates every
 /// predicate once; a null predicate (a missing feature) counts as not a member, as in a WHERE.
 pub async fn evaluate(features: &DataFrame, segments: &[CheckedSegment]) -> Result<Vec<RecordBatch>> {
+    Ok(features.clone().select(evaluated(segments))?.collect().await?)
+}
+
+/// What [`evaluate`] computes for each subscriber.
+fn evaluated(segments: &[CheckedSegment]) -> Vec<Expr> {
     let mut inputs = vec![
         col("subscriber_id"),
         revenue_expr().alias("revenue"),
@@ -244,7 +249,16 @@ pub async fn evaluate(features: &DataFrame, segments: &[CheckedSegment]) -> Resu
     ];
     inputs.extend(PROFILE_FEATURES.iter().map(|f| cast(col(*f), DataType::Float64).alias(*f)));
     inputs.extend(segments.iter().enumerate().map(|(i, seg)| seg.expr.clone().alias(member(i))));
-    Ok(features.clone().select(inputs)?.collect().await?)
+    inputs
+}
+
+/// The feature columns [`evaluate`] reads for `segments`.
+pub fn columns_read(segments: &[CheckedSegment]) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for e in evaluated(segments) {
+        names.extend(e.column_refs().into_iter().map(|c| c.name.clone()));
+    }
+    names.into_iter().collect()
 }
 
 impl SegmentTally {

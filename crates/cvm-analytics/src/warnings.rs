@@ -212,6 +212,16 @@ impl WarningCounts {
     }
 }
 
+/// The feature columns [`warnings`] reads under `thresholds`.
+pub fn columns_read(thresholds: &WarningRules) -> Vec<String> {
+    let mut names: std::collections::BTreeSet<String> = ["subscriber_id", "branch_id"].map(String::from).into();
+    for rule in rules(thresholds) {
+        names.extend(rule.when.column_refs().into_iter().map(|c| c.name.clone()));
+        names.extend(rule.evidence.iter().map(|c| (*c).to_owned()));
+    }
+    names.into_iter().collect()
+}
+
 /// Applies every rule to the features; returns the warnings (subscriber_id, branch_id, rule,
 /// kind, severity, evidence; by subscriber then rule order) and their counts.
 pub async fn warnings(features: &DataFrame, thresholds: &WarningRules) -> Result<(RecordBatch, WarningCounts)> {

@@ -262,34 +262,39 @@ async fn read_catalogs(ctx: &SessionContext, window: Window) -> Result<Catalogs>
 /// subscribers outside the features are skipped.
 async fn read_inputs(ctx: &SessionContext, window: Window, ids: &[i64]) -> Result<Vec<FitInput>> {
     let mut inputs = vec![FitInput::default(); ids.len()];
-    let slot = |id: Option<i64>| id.and_then(|id| ids.binary_search(&id).ok());
+    // The warehouse keeps the export's order, subscriber by subscriber: a row's subscriber is
+    // most often the last one found or the next, tried before a binary search.
+    let mut last_row = 0;
+    let mut slot = |id: Option<i64>| {
+        let id = id?;
+        let near = [last_row, last_row + 1].into_iter().find(|&at| ids.get(at) == Some(&id));
+        last_row = near.or_else(|| ids.binary_search(&id).ok())?;
+        Some(last_row)
+    };
     let months: Vec<String> = window.months().iter().map(Month::to_string).collect();
     let [usage, held, groups] = fit_sql(window);
     let mut stream = ctx.sql(&usage).await?.execute_stream().await?;
-    // Usage files are in subscriber order, month by month, as the import keeps the export's:
-    // a row's subscriber is most often the last one's or the next, and its month the last one's.
-    let (mut last_row, mut last_month) = (0, 0);
+    // Usage comes month by month: a row's month is most often the last one's.
+    let mut last_month = 0;
     while let Some(batch) = stream.next().await {
         let b = batch?;
         let sid = i64_array(&b, "subscriber_id")?;
         let month = utf8_column(&b, "month")?;
         let measures: Vec<Int64Array> = MEASURES.iter().map(|m| i64_array(&b, m)).collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
-            let Some(id) = sid.is_valid(r).then(|| sid.value(r)) else { continue };
-            let near = [last_row, last_row + 1].into_iter().find(|&at| ids.get(at) == Some(&id));
-            let Some(row) = near.or_else(|| ids.binary_search(&id).ok()) else { continue };
+            let Some(row) = slot(sid.is_valid(r).then(|| sid.value(r))) else { continue };
             let Some(m) = month.is_valid(r).then(|| month.value(r)) else { continue };
             let Some(k) =
                 (months[last_month] == m).then_some(last_month).or_else(|| months.iter().position(|w| w == m))
             else {
                 continue;
             };
-            (last_row, last_month) = (row, k);
+            last_month = k;
             let input = &mut inputs[row];
             // A month is present when its row has voice minutes; a missing measure reads as u32::MAX.
             input.present[k] = measures[0].is_valid(r);
-            for (slot, m) in input.months[k].iter_mut().zip(&measures) {
-                *slot = m.is_valid(r).then(|| u32::try_from(m.value(r)).ok()).flatten().unwrap_or(u32::MAX);
+            for (cell, m) in input.months[k].iter_mut().zip(&measures) {
+                *cell = m.is_valid(r).then(|| u32::try_from(m.value(r)).ok()).flatten().unwrap_or(u32::MAX);
             }
         }
     }
@@ -344,7 +349,8 @@ struct Rows {
 }
 
 impl Rows {
-    /// The feature columns [`Rows::read`] reads.
+    /// The feature columns [`Rows::read`] reads (pass 2 decodes only these and the other
+    /// steps' columns: one missing here fails the run's tests).
     const COLUMNS: [&str; 18] = [
         "subscriber_id",
         "branch_id",

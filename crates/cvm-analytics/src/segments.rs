@@ -252,13 +252,9 @@ fn evaluated(segments: &[CheckedSegment]) -> Vec<Expr> {
     inputs
 }
 
-/// The feature columns [`evaluate`] reads for `segments`.
+/// The feature columns [`evaluate`] reads for `segments` (a column may come more than once).
 pub fn columns_read(segments: &[CheckedSegment]) -> Vec<String> {
-    let mut names = std::collections::BTreeSet::new();
-    for e in evaluated(segments) {
-        names.extend(e.column_refs().into_iter().map(|c| c.name.clone()));
-    }
-    names.into_iter().collect()
+    evaluated(segments).iter().flat_map(|e| e.column_refs().into_iter().map(|c| c.name.clone())).collect()
 }
 
 impl SegmentTally {

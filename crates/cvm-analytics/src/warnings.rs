@@ -212,14 +212,14 @@ impl WarningCounts {
     }
 }
 
-/// The feature columns [`warnings`] reads under `thresholds`.
+/// The feature columns [`warnings`] reads under `thresholds` (a column may come more than once).
 pub fn columns_read(thresholds: &WarningRules) -> Vec<String> {
-    let mut names: std::collections::BTreeSet<String> = ["subscriber_id", "branch_id"].map(String::from).into();
+    let mut names: Vec<String> = ["subscriber_id", "branch_id"].map(String::from).into();
     for rule in rules(thresholds) {
         names.extend(rule.when.column_refs().into_iter().map(|c| c.name.clone()));
         names.extend(rule.evidence.iter().map(|c| (*c).to_owned()));
     }
-    names.into_iter().collect()
+    names
 }
 
 /// Applies every rule to the features; returns the warnings (subscriber_id, branch_id, rule,

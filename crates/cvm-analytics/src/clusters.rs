@@ -182,15 +182,17 @@ pub fn cluster(raw: &Matrix, config: &Clustering) -> Result<(Vec<u32>, ClusterRe
         // with every restart on the whole sample.
         let choose_on = spread_sample(&sample, SELECTION_SAMPLE);
         let small = spread_sample(&choose_on, SILHOUETTE_SAMPLE);
-        let mut tried = Vec::new();
-        for k in config.k_min.max(2)..=config.k_max.max(config.k_min.max(2)) {
-            if k > small.rows {
-                break;
-            }
-            let c = fit(&choose_on, k, 1);
-            let labels: Vec<usize> = (0..small.rows).map(|i| nearest(&c, small.row(i)).0).collect();
-            tried.push((k, silhouette_score(&small, &labels, k)));
-        }
+        // Each candidate on a core of its own: every fit seeds its own generator, so the
+        // scores are those of one fit after another.
+        let candidates = config.k_min.max(2)..=config.k_max.max(config.k_min.max(2)).min(small.rows);
+        let tried: Vec<(usize, f64)> = candidates
+            .into_par_iter()
+            .map(|k| {
+                let c = fit(&choose_on, k, 1);
+                let labels: Vec<usize> = (0..small.rows).map(|i| nearest(&c, small.row(i)).0).collect();
+                (k, silhouette_score(&small, &labels, k))
+            })
+            .collect();
         // Highest silhouette; the smaller k on a tie.
         let best = tried.iter().fold(None, |best: Option<(usize, f64)>, &(k, s)| match best {
             Some((_, bs)) if bs >= s => best,

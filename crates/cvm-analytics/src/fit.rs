@@ -175,6 +175,8 @@ async fn read_catalogs(ctx: &SessionContext, window: Window) -> Result<Catalogs>
             });
         }
     }
+    // By ascending fee: pricing a window then rules out the dearer plans by their fees alone.
+    plans.sort_by(|a, b| a.monthly_fee.cmp(&b.monthly_fee).then_with(|| a.plan_id.cmp(&b.plan_id)));
     let plan_index = plans.iter().enumerate().map(|(i, p)| (p.plan_id.clone(), i)).collect();
 
     let (first, last) = (window.as_of.first_day(), window.as_of.last_day());
@@ -1019,9 +1021,9 @@ impl OffersRun {
     }
 
     /// Shares the pool out across all branches' subscribers at once, in value order (the
-    /// table goes to `device_fit`), and mines the cross-sell rules over everyone still on the
-    /// network.
-    pub(crate) fn settle(&mut self, cfg: &OffersConfig, device_fit: &mut TableWriter) -> Result<Settled> {
+    /// rows of device_fit.parquet, returned beside), and mines the cross-sell rules over
+    /// everyone still on the network.
+    pub(crate) fn settle(&mut self, cfg: &OffersConfig) -> Result<(Settled, RecordBatch)> {
         // The pool and the rules share nothing: each on a core of its own.
         let (allocations, mined) = rayon::join(
             || allocate(&cfg.device_rules(), &self.fitter.cat.pool, &self.devices),
@@ -1031,14 +1033,14 @@ impl OffersRun {
                 cross_sell_rules(&population, cfg)
             },
         );
-        device_fit.write(&device_fit_batch(&allocations)?)?;
+        let device_fit = device_fit_batch(&allocations)?;
         let device_needs = allocations.len() as u64;
         let reserved: HashMap<i64, DeviceAllocation> =
             allocations.into_iter().filter(|a| a.reserved.is_some()).map(|a| (a.subscriber_id, a)).collect();
         self.devices = Vec::new();
         let (rules, cross, base_rates) = mined?;
         let cross = nbo::CrossSellRules::new(&cross);
-        Ok(Settled { reserved, device_needs, rules, cross, base_rates, policy: cfg.nbo_policy() })
+        Ok((Settled { reserved, device_needs, rules, cross, base_rates, policy: cfg.nbo_policy() }, device_fit))
     }
 
     /// The feature columns [`OffersRun::offers`] reads.

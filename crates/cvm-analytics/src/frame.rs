@@ -1,6 +1,6 @@
 //! Reading columns of query results by name, whatever numeric type the engine chose.
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 
@@ -17,6 +17,18 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array> {
 pub fn f64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
     let c = cast(column(batch, name)?, &DataType::Float64)?;
     Ok(c.as_primitive::<Float64Type>().iter().collect())
+}
+
+/// Column `name` as a floating-point array (no copy when the engine gave Float64 already).
+pub fn f64_array(batch: &RecordBatch, name: &str) -> Result<Float64Array> {
+    let c = cast(column(batch, name)?, &DataType::Float64)?;
+    Ok(c.as_primitive::<Float64Type>().clone())
+}
+
+/// Column `name` as a true/false array (no copy when it is one already).
+pub fn bool_array(batch: &RecordBatch, name: &str) -> Result<BooleanArray> {
+    let c = cast(column(batch, name)?, &DataType::Boolean)?;
+    Ok(c.as_boolean().clone())
 }
 
 /// Column `name` as whole numbers (nulls kept).

@@ -2,7 +2,7 @@
 //! their members, and the validity report (measurable, accessible, substantial,
 //! differentiable).
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::config::{RunConfig, ValidityThresholds};
 use crate::expression::{self, CheckedExpr};
-use crate::frame::{bool_column, f64_column, i64_column};
+use crate::frame::{bool_array, f64_array, i64_array};
 use crate::{AnalyticsError, Result};
 
 /// The built-in schemes (China Mobile brands, SK Telecom age groups, lifecycle groups).
@@ -212,6 +212,32 @@ struct GroupTally {
     profile: [Moments; PROFILE_FEATURES.len()],
 }
 
+/// The columns of one batch of [`evaluate`]'s rows that a [`GroupTally`] adds up.
+struct Measures {
+    revenue: Float64Array,
+    reachable: BooleanArray,
+    left: BooleanArray,
+    /// [`PROFILE_FEATURES`], in order.
+    profile: Vec<Float64Array>,
+}
+
+impl GroupTally {
+    /// Adds rows `rows` (in order) of `m`.
+    fn add(&mut self, m: &Measures, rows: impl Iterator<Item = usize>) {
+        let value = |a: &Float64Array, r: usize| a.is_valid(r).then(|| a.value(r));
+        let flag = |a: &BooleanArray, r: usize| a.is_valid(r) && a.value(r);
+        for r in rows {
+            self.n += 1;
+            self.revenue += value(&m.revenue, r).unwrap_or(0.0);
+            self.reachable += u64::from(flag(&m.reachable, r));
+            self.churned += u64::from(flag(&m.left, r));
+            for (moments, column) in self.profile.iter_mut().zip(&m.profile) {
+                moments.add(value(column, r));
+            }
+        }
+    }
+}
+
 /// Columns of segment_members.parquet.
 pub fn members_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -269,35 +295,24 @@ impl SegmentTally {
     pub fn add(&mut self, batches: &[RecordBatch], segments: &[CheckedSegment]) -> Result<RecordBatch> {
         let mut rows: Vec<Vec<i64>> = vec![Vec::new(); segments.len()];
         for b in batches {
-            let ids = i64_column(b, "subscriber_id")?;
-            let revenue = f64_column(b, "revenue")?;
-            let reachable = bool_column(b, "reachable")?;
-            let left = bool_column(b, "left_network")?;
-            let profile = PROFILE_FEATURES.iter().map(|f| f64_column(b, f)).collect::<Result<Vec<_>>>()?;
-            let flags = (0..segments.len())
-                .map(|i| {
-                    b.column_by_name(&member(i)).map(|c| c.as_boolean().clone()).ok_or_else(|| {
-                        AnalyticsError::Segment { name: segments[i].def.name.clone(), what: "no member flags".into() }
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            for r in 0..b.num_rows() {
-                let add = |g: &mut GroupTally| {
-                    g.n += 1;
-                    g.revenue += revenue[r].unwrap_or(0.0);
-                    g.reachable += u64::from(reachable[r].unwrap_or(false));
-                    g.churned += u64::from(left[r].unwrap_or(false));
-                    for (m, column) in g.profile.iter_mut().zip(&profile) {
-                        m.add(column[r]);
-                    }
-                };
-                add(&mut self.population);
-                for (i, is_member) in flags.iter().enumerate() {
-                    if is_member.is_valid(r) && is_member.value(r) {
-                        add(&mut self.segments[i]);
-                        rows[i].extend(ids[r]);
-                    }
-                }
+            let ids = i64_array(b, "subscriber_id")?;
+            let measures = Measures {
+                revenue: f64_array(b, "revenue")?,
+                reachable: bool_array(b, "reachable")?,
+                left: bool_array(b, "left_network")?,
+                profile: PROFILE_FEATURES.iter().map(|f| f64_array(b, f)).collect::<Result<Vec<_>>>()?,
+            };
+            // Group by group, each over its rows in order: the sums are those of a row by row
+            // pass, and a segment's members are found from its flags' set bits.
+            self.population.add(&measures, 0..b.num_rows());
+            for (i, (segment, tally)) in segments.iter().zip(&mut self.segments).enumerate() {
+                let flags = b.column_by_name(&member(i)).map(|c| c.as_boolean()).ok_or_else(|| {
+                    AnalyticsError::Segment { name: segment.def.name.clone(), what: "no member flags".into() }
+                })?;
+                // A null flag (a missing feature) is not a member, as in a WHERE.
+                let members: Vec<usize> = flags.values().set_indices().filter(|&r| flags.is_valid(r)).collect();
+                tally.add(&measures, members.iter().copied());
+                rows[i].extend(members.iter().filter(|&&r| ids.is_valid(r)).map(|&r| ids.value(r)));
             }
         }
         let names: Vec<&str> = rows

@@ -234,9 +234,10 @@ pub async fn analyse(
     );
     let ((labels, cluster_report), (settled, devices)) = (clustered?, settled?);
     drop((behaviour, tally));
+    // Encoded beside pass 2, finished with the other tables.
     let mut device_fit = pending.table(store::files::DEVICE_FIT, fit::device_fit_schema())?;
     device_fit.write(&devices)?;
-    device_fit.finish()?;
+    drop(devices);
 
     let model = churn::installed(root)?;
     // Pass 2 reads back only the columns it uses, and adds the cluster, the last.
@@ -297,6 +298,7 @@ pub async fn analyse(
         },
     )?;
     let (rows, columns) = (features_file.rows(), features_file.columns() as u64);
+    device_fit.finish()?;
     features_file.finish()?;
     members.finish()?;
     warning_file.finish()?;

@@ -15,8 +15,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array> {
 
 /// Column `name` as floats (nulls kept).
 pub fn f64_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
-    let c = cast(column(batch, name)?, &DataType::Float64)?;
-    Ok(c.as_primitive::<Float64Type>().iter().collect())
+    Ok(f64_array(batch, name)?.iter().collect())
 }
 
 /// Column `name` as a floating-point array (no copy when the engine gave Float64 already).
@@ -58,8 +57,7 @@ pub fn fen_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
 
 /// Column `name` as flags (nulls kept).
 pub fn bool_column(batch: &RecordBatch, name: &str) -> Result<Vec<Option<bool>>> {
-    let c = cast(column(batch, name)?, &DataType::Boolean)?;
-    Ok(c.as_boolean().iter().collect())
+    Ok(bool_array(batch, name)?.iter().collect())
 }
 
 /// Column `name` as a text array (borrowing rows from it avoids a String per row).

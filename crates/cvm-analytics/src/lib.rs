@@ -233,11 +233,10 @@ pub async fn analyse(
         },
     );
     let ((labels, cluster_report), (settled, devices)) = (clustered?, settled?);
-    drop((behaviour, tally));
     // Encoded beside pass 2, finished with the other tables.
     let mut device_fit = pending.table(store::files::DEVICE_FIT, fit::device_fit_schema())?;
     device_fit.write(&devices)?;
-    drop(devices);
+    drop((behaviour, tally, devices));
 
     let model = churn::installed(root)?;
     // Pass 2 reads back only the columns it uses, and adds the cluster, the last.

@@ -382,8 +382,10 @@ impl TableWriter {
         })
     }
 
-    /// Appends the rows of `batch`.
+    /// Appends the rows of `batch`. Not from a task on rayon's pool: the call may wait for
+    /// the encoder, which encodes on that pool, so a task waiting holds one of its cores.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        debug_assert!(rayon::current_thread_index().is_none(), "TableWriter::write on rayon's pool");
         // A batch whose fields differ only in nullability is taken as the file's schema; a
         // real mismatch is an error.
         let batch = if batch.schema() == self.schema {

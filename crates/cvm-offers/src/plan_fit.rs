@@ -20,7 +20,7 @@ use crate::tariff::{PaymentType, Plan, PlanStatus, UsageMonth, bill_total};
 pub const WINDOW_MONTHS: usize = 3;
 
 /// What plan fit needs to know about a subscriber.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subscriber {
     /// Subscriber id.
     pub subscriber_id: i64,
@@ -302,13 +302,7 @@ pub fn price<'a>(
     window: &'a [UsageMonth; WINDOW_MONTHS],
     catalog: &'a [Plan],
 ) -> PricedWindow<'a> {
-    PricedWindow {
-        subscriber: subscriber.clone(),
-        current,
-        window,
-        current_total: window_total(current, window),
-        catalog,
-    }
+    PricedWindow { subscriber: *subscriber, current, window, current_total: window_total(current, window), catalog }
 }
 
 impl<'a> PricedWindow<'a> {

@@ -654,15 +654,15 @@ mod tests {
         p
     }
 
-    fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("cvm-churn-test-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A folder of its own for one test, removed when the returned guard drops.
+    fn tmpdir(tag: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("cvm-churn-test-{tag}-")).tempdir().unwrap()
     }
 
     #[test]
     fn infers_types_blanks_ids_and_yes_no_labels() {
-        let d = tmpdir("infer");
+        let dir = tmpdir("infer");
+        let d = dir.path();
         let p = write(
             &d,
             "a.csv",
@@ -682,7 +682,8 @@ mod tests {
 
     #[test]
     fn concatenates_files_and_rejects_bad_rows_with_location() {
-        let d = tmpdir("concat");
+        let dir = tmpdir("concat");
+        let d = dir.path();
         let a = write(&d, "a.csv", "x,y,Churn\n1,a,True\n2,b,False\n");
         let b = write(&d, "b.csv", "x,y,Churn\n3,a,False\n");
         let ds = read_csv(&[a.clone(), b], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap();
@@ -700,7 +701,8 @@ mod tests {
 
     #[test]
     fn text_after_numeric_looking_rows_is_read_again_as_levels() {
-        let d = tmpdir("late");
+        let dir = tmpdir("late");
+        let d = dir.path();
         // y: blanks first, text from row 3; z: text from row 1, a number later; x numeric.
         let p = write(&d, "a.csv", "x,y,z,Churn\n1,,a,Yes\n2,NA,b,No\n3,c,4,No\n4,,a,No\n");
         let ds = read_csv(&[p], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap();
@@ -805,7 +807,8 @@ mod tests {
             chunk in 1usize..400,
             two_files in proptest::prelude::any::<bool>(),
         ) {
-            let d = tmpdir("prop");
+            let dir = tmpdir("prop");
+            let d = dir.path();
             let bytes = generated(&kinds, &picks, rows, crlf, blank_lines, fault);
             let a = d.join(format!("a-{chunk}-{rows}.csv"));
             std::fs::write(&a, &bytes).unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
@@ -325,6 +325,11 @@ const WRITE_ROWS: usize = 65_536;
 /// values repeat little, so a dictionary is built for each page only to be dropped
 /// (segment_members, 3.7M rows: 0.097 -> 0.080 s; features.parquet, 1M rows: ~1.03 -> ~0.85 s
 /// on one core, 64 -> 81 MB; nbo.parquet 0.27 -> 0.23 s, 16 -> 21 MB).
+///
+/// `subscriber_id` ascends through every table, so it is stored as deltas
+/// (DELTA_BINARY_PACKED): a few bits a row instead of eight bytes for Snappy to squeeze
+/// (1M-subscriber run re-encoded on one core: segment_members 0.118 -> 0.072 s, 14.7 -> 1.7 MB;
+/// features.parquet 81.3 -> 77.4 MB; nbo.parquet 0.215 -> 0.208 s, 21.6 -> 17.7 MB).
 fn run_file_properties(schema: &Schema) -> WriterProperties {
     let plain = schema.fields().iter().filter(|f| {
         f.name() == "subscriber_id" || matches!(f.data_type(), DataType::Float64 | DataType::Decimal128(..))
@@ -333,6 +338,7 @@ fn run_file_properties(schema: &Schema) -> WriterProperties {
         .fold(WriterProperties::builder(), |props, f| {
             props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false)
         })
+        .set_column_encoding(ColumnPath::from("subscriber_id"), Encoding::DELTA_BINARY_PACKED)
         .set_compression(Compression::SNAPPY)
         .set_created_by("telco-cvm".into())
         .set_statistics_enabled(EnabledStatistics::None)

@@ -664,7 +664,7 @@ mod tests {
         let dir = tmpdir("infer");
         let d = dir.path();
         let p = write(
-            &d,
+            d,
             "a.csv",
             "\u{feff}customerID,tenure,Contract,TotalCharges,Churn\nA1,1,Month, ,Yes\nA2,34,One year,1889.5,No\nA3,2,Month,108.15,Yes\n",
         );
@@ -684,15 +684,15 @@ mod tests {
     fn concatenates_files_and_rejects_bad_rows_with_location() {
         let dir = tmpdir("concat");
         let d = dir.path();
-        let a = write(&d, "a.csv", "x,y,Churn\n1,a,True\n2,b,False\n");
-        let b = write(&d, "b.csv", "x,y,Churn\n3,a,False\n");
+        let a = write(d, "a.csv", "x,y,Churn\n1,a,True\n2,b,False\n");
+        let b = write(d, "b.csv", "x,y,Churn\n3,a,False\n");
         let ds = read_csv(&[a.clone(), b], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap();
         assert_eq!(ds.rows(), 3);
-        let bad = write(&d, "bad.csv", "x,y,Churn\n1,a,True\n2,b\n");
+        let bad = write(d, "bad.csv", "x,y,Churn\n1,a,True\n2,b\n");
         let e = read_csv(&[bad], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap_err();
         assert!(e.to_string().contains("bad.csv, line 3"), "{e}");
         let schema = ds.features.clone();
-        let c = write(&d, "c.csv", "x,y,Churn\n1,a,True\nabc,b,False\n");
+        let c = write(d, "c.csv", "x,y,Churn\n1,a,True\nabc,b,False\n");
         let e = read_csv_with_schema(&[c], &schema, &ReadOptions::default()).unwrap_err();
         assert!(e.to_string().contains("line 3, column \"x\""), "{e}");
         let e = read_csv(&[a], &ReadOptions { label: Some("nope".into()), ..Default::default() }).unwrap_err();
@@ -704,7 +704,7 @@ mod tests {
         let dir = tmpdir("late");
         let d = dir.path();
         // y: blanks first, text from row 3; z: text from row 1, a number later; x numeric.
-        let p = write(&d, "a.csv", "x,y,z,Churn\n1,,a,Yes\n2,NA,b,No\n3,c,4,No\n4,,a,No\n");
+        let p = write(d, "a.csv", "x,y,z,Churn\n1,,a,Yes\n2,NA,b,No\n3,c,4,No\n4,,a,No\n");
         let ds = read_csv(&[p], &ReadOptions { label: Some("Churn".into()), ..Default::default() }).unwrap();
         let levels = |j: usize| match &ds.features[j].kind {
             FeatureKind::Categorical { levels } => levels.clone(),

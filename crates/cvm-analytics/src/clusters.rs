@@ -184,7 +184,8 @@ pub fn cluster(raw: &Matrix, config: &Clustering) -> Result<(Vec<u32>, ClusterRe
         let small = spread_sample(&choose_on, SILHOUETTE_SAMPLE);
         // Each candidate on a core of its own: every fit seeds its own generator, so the
         // scores are those of one fit after another.
-        let candidates = config.k_min.max(2)..=config.k_max.max(config.k_min.max(2)).min(small.rows);
+        let k_min = config.k_min.max(2);
+        let candidates = k_min..=config.k_max.max(k_min).min(small.rows);
         let tried: Vec<(usize, f64)> = candidates
             .into_par_iter()
             .map(|k| {

@@ -510,11 +510,8 @@ fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs
                 let assessment = plan_fit::assess(id, plan, &usage, &thresholds);
                 let priced = plan_fit::price(&sub, plan, &usage, &cat.plans);
                 let chosen = priced.recommend(policy);
-                let minimum = if policy == plan_fit::Policy::MinimumBill {
-                    chosen.clone()
-                } else {
-                    priced.recommend(plan_fit::Policy::MinimumBill)
-                };
+                // The priced window keeps its minimum bill: no second search, whatever the policy.
+                let minimum = priced.recommend(plan_fit::Policy::MinimumBill);
                 out.plan_fit.push((i, PlanFitRow { assessment, chosen, minimum }));
             }
             if let Some(fit) = data_fit(plan, &window, &cat.packs) {

@@ -284,7 +284,8 @@ fn fee_floor(plan: &Plan) -> i64 {
 /// eligible for: what every policy chooses from. A plan is priced only when a policy needs
 /// its total, and not at all when its fees alone rule it out, so a catalog listed by
 /// ascending fee is priced the least (a 1M-subscriber run, 33 plans: pricing fell from ~3%
-/// to ~1% of the run's CPU samples).
+/// to ~1% of the run's CPU samples). The minimum bill, which every policy may fall back to,
+/// is found once however many policies ask.
 #[derive(Debug, Clone)]
 pub struct PricedWindow<'a> {
     subscriber: Subscriber,
@@ -292,6 +293,7 @@ pub struct PricedWindow<'a> {
     window: &'a [UsageMonth; WINDOW_MONTHS],
     current_total: Fen,
     catalog: &'a [Plan],
+    minimum: std::cell::OnceCell<Option<(&'a Plan, Fen)>>,
 }
 
 /// Prices `window` under `current`, and makes ready to price it under every plan of
@@ -302,7 +304,14 @@ pub fn price<'a>(
     window: &'a [UsageMonth; WINDOW_MONTHS],
     catalog: &'a [Plan],
 ) -> PricedWindow<'a> {
-    PricedWindow { subscriber: *subscriber, current, window, current_total: window_total(current, window), catalog }
+    PricedWindow {
+        subscriber: *subscriber,
+        current,
+        window,
+        current_total: window_total(current, window),
+        catalog,
+        minimum: std::cell::OnceCell::new(),
+    }
 }
 
 impl<'a> PricedWindow<'a> {
@@ -312,6 +321,10 @@ impl<'a> PricedWindow<'a> {
 
     /// The eligible plan with the lowest three-month total (ties: lowest plan id).
     fn minimum_bill(&self) -> Option<(&'a Plan, Fen)> {
+        *self.minimum.get_or_init(|| self.find_minimum_bill())
+    }
+
+    fn find_minimum_bill(&self) -> Option<(&'a Plan, Fen)> {
         let mut best: Option<(&'a Plan, Fen)> = None;
         for plan in self.eligible() {
             // Fees alone above the best total: the plan can neither win nor tie.

@@ -95,9 +95,9 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    /// A matrix of no rows and `cols` columns.
-    pub fn empty(cols: usize) -> Matrix {
-        Matrix { rows: 0, cols, data: Vec::new() }
+    /// A matrix of no rows and `cols` columns, with room for `rows` rows.
+    pub fn with_capacity(rows: usize, cols: usize) -> Matrix {
+        Matrix { rows: 0, cols, data: Vec::with_capacity(rows * cols) }
     }
 
     /// Appends the rows of `other` (same columns).

@@ -968,17 +968,17 @@ impl RangeFitter {
 
 impl OffersRun {
     /// Reads the catalogs (plans, offers valid in the window, devices, pools) of warehouse
-    /// `root`.
-    pub(crate) async fn new(root: &Path, window: Window) -> Result<OffersRun> {
+    /// `root`, with room for what is kept of `subscribers` rows.
+    pub(crate) async fn new(root: &Path, window: Window, subscribers: usize) -> Result<OffersRun> {
         let ctx = warehouse_context(root, window, None, None, false).await?;
         Ok(OffersRun {
             fitter: RangeFitter { cat: Arc::new(read_catalogs(&ctx, window).await?), months: window.months() },
             plan_offers: Vec::new(),
             pack_offers: Vec::new(),
             devices: Vec::new(),
-            holdings: Vec::new(),
-            in_group: Vec::new(),
-            left: Vec::new(),
+            holdings: Vec::with_capacity(subscribers),
+            in_group: Vec::with_capacity(subscribers),
+            left: Vec::with_capacity(subscribers),
             counts: [0; 8],
         })
     }

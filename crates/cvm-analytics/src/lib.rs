@@ -183,15 +183,15 @@ pub async fn analyse(
     // The rows as pass 1 keeps them: every column but the cluster, the last.
     let rows_schema = Arc::new(planned.project(&(0..planned.fields().len() - 1).collect::<Vec<_>>())?);
 
-    let features::SubscriberRanges { ranges, in_id_order } =
+    let features::SubscriberRanges { ranges, in_id_order, subscribers } =
         features::subscriber_ranges(root, config.execution.subscribers_per_range).await?;
     let at_once = config.execution.ranges_at_once();
     let pending = store::PendingRun::create(root, &window.as_of.to_string())?;
-    let mut offers = fit::OffersRun::new(root, window).await?;
+    let mut offers = fit::OffersRun::new(root, window, subscribers).await?;
     let mut plan_fit = pending.table(store::files::PLAN_FIT, fit::plan_fit_schema())?;
     let mut data_fit = pending.table(store::files::DATA_FIT, fit::data_fit_schema())?;
-    let mut behaviour = clusters::Matrix::empty(clusters::CLUSTER_FEATURES.len());
-    let mut tally = value::ValueTally::default();
+    let mut behaviour = clusters::Matrix::with_capacity(subscribers, clusters::CLUSTER_FEATURES.len());
+    let mut tally = value::ValueTally::with_capacity(subscribers);
     // (part file, its rows among the run's) of each range with subscribers.
     let mut parts: Vec<(PathBuf, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
     let fitter = offers.fitter();

@@ -119,6 +119,11 @@ pub struct ValueTally {
 }
 
 impl ValueTally {
+    /// A tally with room for `subscribers` rows.
+    pub fn with_capacity(subscribers: usize) -> ValueTally {
+        ValueTally { values: Vec::with_capacity(subscribers), ..ValueTally::default() }
+    }
+
     /// Adds the subscribers of `batch`.
     pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
         let tier = utf8_column(batch, "value_tier")?;

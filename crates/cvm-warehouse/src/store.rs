@@ -195,6 +195,14 @@ pub fn read_keys(root: &Path, table: &Table) -> Result<Option<StoredKeys>, Impor
     Ok(Some(if codes.is_empty() { StoredKeys::Ints(ints) } else { StoredKeys::Codes(codes) }))
 }
 
+/// Rows of the Parquet file at `path`, from its metadata.
+pub fn parquet_rows(path: &Path) -> Result<usize, ImportError> {
+    let file = File::open(path).map_err(|e| ImportError::Io { path: path.to_path_buf(), source: e })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() })?;
+    Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+}
+
 /// Row counts per table (and per month) currently in the warehouse, from Parquet metadata.
 pub fn row_counts(root: &Path) -> Result<BTreeMap<String, BTreeMap<String, u64>>, ImportError> {
     let mut out = BTreeMap::new();
@@ -209,10 +217,7 @@ pub fn row_counts(root: &Path) -> Result<BTreeMap<String, BTreeMap<String, u64>>
             }
         };
         for (part, path) in parts {
-            let file = File::open(&path).map_err(|e| ImportError::Io { path: path.clone(), source: e })?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| ImportError::Parquet { path: path.clone(), message: e.to_string() })?;
-            per.insert(part, builder.metadata().file_metadata().num_rows() as u64);
+            per.insert(part, parquet_rows(&path)? as u64);
         }
         if !per.is_empty() {
             out.insert(table.name.to_owned(), per);

@@ -380,14 +380,8 @@ impl TableWriter {
             // this thread, so its memory is reused batch after batch instead of being freed
             // across threads (at 10M subscribers the caller's concat was 15% of the run's
             // page faults).
-            let mut failed = None;
-            let batches = pieces.into_iter().map_while(|slices| {
-                concat_batches(&file_schema, &slices).map_err(|e| failed = Some(e)).ok()
-            });
+            let batches = pieces.into_iter().map(|slices| Ok(concat_batches(&file_schema, &slices)?));
             let file = encode_by_column(writer, &file_schema, batches)?;
-            if let Some(e) = failed {
-                return Err(e.into());
-            }
             if sync { file.sync_all().map_err(io(&at)) } else { Ok(()) }
         });
         Ok(TableWriter {
@@ -475,7 +469,7 @@ impl TableWriter {
 }
 
 /// Writes `batches` through `writer`'s file, its columns encoded on every core, and returns
-/// the file. The bytes are those `writer.write` would give batch by batch (same column
+/// the file; a batch that is an error stops it with that error. The bytes are those `writer.write` would give batch by batch (same column
 /// writers fed the same slices, row groups cut at the same row counts; the run's properties
 /// set no byte limit on row groups, which this does not follow); only the work is
 /// shared out: one thread encoding the 60-odd columns of features.parquet was the slowest
@@ -483,13 +477,14 @@ impl TableWriter {
 fn encode_by_column<W: Write + Send>(
     writer: ArrowWriter<W>,
     schema: &Schema,
-    batches: impl IntoIterator<Item = RecordBatch>,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
 ) -> Result<W> {
     let (mut file, columns) = writer.into_serialized_writer()?;
     let max_rows = file.properties().max_row_group_row_count().unwrap_or(usize::MAX);
     let mut group = None;
     let mut buffered = 0;
     for batch in batches {
+        let batch = batch?;
         let mut start = 0;
         while start < batch.num_rows() {
             let writers = match &mut group {
@@ -690,7 +685,7 @@ mod tests {
             }
             let plain = plain.into_inner().expect("close");
             let writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props(max_rows))).expect("writer");
-            let by_column = encode_by_column(writer, &schema, batches.clone()).expect("encode");
+            let by_column = encode_by_column(writer, &schema, batches.iter().cloned().map(Ok)).expect("encode");
             assert!(plain.len() > 1000);
             assert_eq!(by_column, plain, "max {max_rows} rows a row group");
         }
@@ -799,6 +794,6 @@ mod tests {
             ArrowWriter::try_new(Vec::new(), schema.clone(), None).expect("writer").into_inner().expect("close");
         let writer = ArrowWriter::try_new(Vec::new(), schema.clone(), None).expect("writer");
         let empty = RecordBatch::new_empty(schema.clone());
-        assert_eq!(encode_by_column(writer, &schema, [empty]).expect("encode"), plain);
+        assert_eq!(encode_by_column(writer, &schema, [Ok(empty)]).expect("encode"), plain);
     }
 }

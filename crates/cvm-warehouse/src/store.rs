@@ -198,9 +198,12 @@ pub fn read_keys(root: &Path, table: &Table) -> Result<Option<StoredKeys>, Impor
 /// Rows of the Parquet file at `path`, from its metadata.
 pub fn parquet_rows(path: &Path) -> Result<usize, ImportError> {
     let file = File::open(path).map_err(|e| ImportError::Io { path: path.to_path_buf(), source: e })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| ImportError::Parquet { path: path.to_path_buf(), message: e.to_string() })?;
-    Ok(usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+    let bad = |message: String| ImportError::Parquet { path: path.to_path_buf(), message };
+    // The footer alone: no Arrow schema is needed for a count.
+    let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| bad(e.to_string()))?;
+    usize::try_from(metadata.file_metadata().num_rows()).map_err(|_| bad("negative row count".into()))
 }
 
 /// Row counts per table (and per month) currently in the warehouse, from Parquet metadata.

@@ -42,6 +42,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::OffersConfig;
@@ -117,7 +118,9 @@ impl FitInput {
 /// The catalogs the step reads from the warehouse.
 struct Catalogs {
     plans: Vec<Plan>,
-    plan_index: HashMap<String, usize>,
+    /// Looked up once or twice per subscriber: Fx rather than SipHash, as nothing hostile
+    /// chooses a catalog's keys.
+    plan_index: FxHashMap<String, usize>,
     /// Offers valid in the as-of month.
     offers: nbo::Catalog,
     packs: Vec<DataPack>,
@@ -423,7 +426,6 @@ struct PlanFitRow {
 }
 
 /// Everything the first pass finds for one features batch.
-#[derive(Default)]
 struct FirstPass {
     plan_fit: Vec<(usize, PlanFitRow)>,
     data_fit: Vec<(usize, DataFit)>,
@@ -492,7 +494,13 @@ fn first_pass(rows: &Rows, inputs: &[FitInput], months: &[Month], cat: &Catalogs
     let thresholds = cfg.thresholds();
     let policy = cfg.policy();
     let device_rules = cfg.device_rules();
-    let mut out = FirstPass::default();
+    // Most rows get a plan and a data fit: sized once for the batch rather than grown by
+    // doubling (each doubling copied the rows so far).
+    let mut out = FirstPass {
+        plan_fit: Vec::with_capacity(inputs.len()),
+        data_fit: Vec::with_capacity(inputs.len()),
+        devices: Vec::new(),
+    };
     for (i, input) in inputs.iter().enumerate() {
         let Some(id) = rows.id[i] else { continue };
         if rows.left[i].unwrap_or(false) {
@@ -1163,7 +1171,7 @@ fn offers_of_batch(
     }
     let mut out = Vec::new();
     let mut candidates = Vec::new();
-    let mut shared: HashMap<nbo::SharedReasonKey, (Arc<str>, Arc<str>)> = HashMap::new();
+    let mut shared: FxHashMap<nbo::SharedReasonKey, (Arc<str>, Arc<str>)> = FxHashMap::default();
     for i in 0..n {
         let Some(id) = rows.id[i] else { continue };
         if rows.left[i].unwrap_or(false) {

@@ -571,7 +571,7 @@ fn churn_risk(
         return Ok(risk);
     }
     let [high, medium, low, none] = cfg.risk_from_warnings;
-    let mut worst: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
+    let mut worst: rustc_hash::FxHashMap<i64, f64> = rustc_hash::FxHashMap::default();
     let ids = frame::i64_column(warnings, "subscriber_id")?;
     let severity = frame::string_column(warnings, "severity")?;
     for (id, s) in ids.into_iter().zip(severity) {

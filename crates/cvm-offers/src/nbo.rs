@@ -22,9 +22,9 @@
 //! the highest positive EV that may be made on it; priority ranks the channels' offers by EV.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use cvm_domain::{Date, Fen};
+use rustc_hash::FxHashMap;
 
 use crate::data_fit::AppCategory;
 
@@ -240,7 +240,8 @@ pub struct Catalog {
     /// Indices of the handset offers, by monthly price (ties: catalog order).
     devices: Vec<usize>,
     /// Index of each offer by code (the later of two with one code).
-    by_id: HashMap<String, usize>,
+    /// Looked up for every candidate: Fx rather than SipHash (the keys are the operator's own).
+    by_id: FxHashMap<String, usize>,
 }
 
 impl Catalog {

@@ -239,8 +239,8 @@ pub struct Catalog {
     products: Vec<Option<usize>>,
     /// Indices of the handset offers, by monthly price (ties: catalog order).
     devices: Vec<usize>,
-    /// Index of each offer by code (the later of two with one code).
-    /// Looked up for every candidate: Fx rather than SipHash (the keys are the operator's own).
+    /// Index of each offer by code (the later of two with one code); looked up for every
+    /// candidate, so hashed with Fx rather than SipHash (the codes are the operator's own).
     by_id: FxHashMap<String, usize>,
 }
 

@@ -34,11 +34,15 @@ pub struct Execution {
     /// Ranges computed side by side, each on one thread; 0: one per core. Memory grows with
     /// this too; results do not depend on it.
     pub parallel_ranges: usize,
+    /// MiB of the columns pass 2 reads kept in memory from pass 1, range by range in order
+    /// until full; the other ranges' columns are read back from their part files. Memory
+    /// grows with this; results do not depend on it.
+    pub kept_between_passes_mib: usize,
 }
 
 impl Default for Execution {
     fn default() -> Execution {
-        Execution { subscribers_per_range: 250_000, parallel_ranges: 0 }
+        Execution { subscribers_per_range: 250_000, parallel_ranges: 0, kept_between_passes_mib: 256 }
     }
 }
 

@@ -1091,7 +1091,8 @@ impl OffersRun {
                     settled,
                     cfg,
                 );
-                let subscribers = written.iter().map(|w| w.row).collect::<std::collections::BTreeSet<_>>().len() as u64;
+                // A subscriber's offers are written one after another.
+                let subscribers = written.chunk_by(|a, b| a.row == b.row).count() as u64;
                 Ok((nbo_batch(r, &written)?, subscribers))
             })
             .collect::<Result<_>>()?;

@@ -160,8 +160,9 @@ pub async fn check_segments(config: &RunConfig, analyst: &SegmentFile) -> Result
 ///    across all branches, the cross-sell rules;
 /// 3. per range: the part file's column chunks, copied as encoded, and the cluster
 ///    column make the range's row group of features.parquet; the columns that segments,
-///    warnings, churn scores and offers read are decoded, and segment members, warnings,
-///    churn scores and the next best offer are written.
+///    warnings, churn scores and offers read (kept from pass 1 within
+///    `execution.kept_between_passes_mib`, else decoded from the part file) give segment
+///    members, warnings, churn scores and the next best offer.
 ///
 /// In each pass, `execution.parallel_ranges` ranges are computed side by side, each on a
 /// thread of its own with its share of the cores; what they found is then added to the run
@@ -192,24 +193,36 @@ pub async fn analyse(
     let mut data_fit = pending.table(store::files::DATA_FIT, fit::data_fit_schema())?;
     let mut behaviour = clusters::Matrix::with_capacity(subscribers, clusters::CLUSTER_FEATURES.len());
     let mut tally = value::ValueTally::with_capacity(subscribers);
-    // (part file, its rows among the run's) of each range with subscribers.
-    let mut parts: Vec<(PathBuf, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
+    let model = churn::installed(root)?;
+    // Pass 2 reads back only the columns it uses, and adds the cluster, the last.
+    let read = columns_of_pass_two(&rows_schema, &checked, config, model.as_ref());
+    let read_schema = Arc::new(planned.project(&[read.as_slice(), &[rows_schema.fields().len()]].concat())?);
+    let mut parts: Vec<Part> = Vec::with_capacity(ranges.len());
+    let mut room = config.execution.kept_between_passes_mib.saturating_mul(1 << 20);
     let fitter = offers.fitter();
     in_range_order(
         (Step::Features, &mut *progress),
         ranges.len(),
         at_once,
         |k, partitions| {
-            first_range(root, window, ranges[k], in_id_order, k, partitions, config, &fitter, &pending, &rows_schema)
+            let range = (ranges[k], in_id_order, k, partitions);
+            first_range(root, window, range, config, &fitter, &pending, &rows_schema, &read)
         },
         |_, found| {
             if let Some(found) = found {
                 behaviour.append(&found.behaviour);
                 found.valued.iter().try_for_each(|b| tally.add(b))?;
                 offers.add_range(found.fit, &mut plan_fit, &mut data_fit)?;
-                let first = parts.last().map_or(0, |(_, rows)| rows.end);
+                let first = parts.last().map_or(0, |p| p.rows.end);
                 let n: usize = found.valued.iter().map(RecordBatch::num_rows).sum();
-                parts.push((found.part, first..first + n));
+                // Kept in range order while they fit: which ranges are kept depends on the
+                // sizes alone, and what pass 2 finds not at all.
+                let bytes: usize = found.pass_two.iter().map(RecordBatch::get_array_memory_size).sum();
+                let kept = (bytes <= room).then(|| {
+                    room -= bytes;
+                    found.pass_two
+                });
+                parts.push(Part { path: found.part, rows: first..first + n, kept: std::sync::Mutex::new(kept) });
             }
             Ok(())
         },
@@ -238,10 +251,6 @@ pub async fn analyse(
     device_fit.write(&devices)?;
     drop((behaviour, tally, devices));
 
-    let model = churn::installed(root)?;
-    // Pass 2 reads back only the columns it uses, and adds the cluster, the last.
-    let read = columns_of_pass_two(&rows_schema, &checked, config, model.as_ref());
-    let read_schema = Arc::new(planned.project(&[read.as_slice(), &[rows_schema.fields().len()]].concat())?);
     let mut features_file = store::FeatureTable::create(&pending.path(store::files::FEATURES), planned.clone())?;
     let mut members = pending.table(store::files::MEMBERS, segments::members_schema())?;
     let mut warning_file = pending.table(store::files::WARNINGS, warnings::warnings_schema())?;
@@ -250,23 +259,19 @@ pub async fn analyse(
     let mut segment_tally = segments::SegmentTally::new(defs.len());
     let mut warning_counts = warnings::WarningCounts { rules: config.warnings.clone(), ..Default::default() };
     let (mut offered, mut offered_subscribers, mut expected_value) = (0, 0, 0.0);
-    // Range k's part file, its first row among the run's and its rows' clusters.
-    let part = |k: usize| {
-        let (path, rows) = &parts[k];
-        (path.as_path(), rows.start, &labels[rows.clone()])
-    };
     in_range_order(
         (Step::Segments, &mut *progress),
         parts.len(),
         at_once,
         |k, _| {
-            let (path, first_row, labels) = part(k);
+            let part = &parts[k];
+            // Taken, so that a range's columns leave memory once it is done.
+            let kept = part.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
             second_range(
-                path,
-                &read,
+                (kept, &part.path, &read),
                 &read_schema,
-                first_row,
-                labels,
+                part.rows.start,
+                &labels[part.rows.clone()],
                 &checked,
                 config,
                 model.as_ref(),
@@ -275,8 +280,7 @@ pub async fn analyse(
             )
         },
         |k, found| {
-            let (path, _, labels) = part(k);
-            features_file.append_range(path, labels)?;
+            features_file.append_range(&parts[k].path, &labels[parts[k].rows.clone()])?;
             members.write(&segment_tally.add(&found.segments, &checked)?)?;
             warning_file.write(&found.warnings)?;
             warning_counts.merge(&found.warning_counts);
@@ -450,27 +454,39 @@ impl Turns {
 struct FirstRange {
     /// The rows with value, tier and lifecycle group.
     valued: Vec<RecordBatch>,
+    /// Their columns that pass 2 reads.
+    pass_two: Vec<RecordBatch>,
     behaviour: clusters::Matrix,
     fit: fit::RangeFit,
     /// Where the rows wait for their cluster, encoded as features.parquet keeps them.
     part: PathBuf,
 }
 
-/// Pass 1 over range `k` (`in_id_order`: the subscribers file is sorted by id): features,
-/// value, clustering inputs, plan and data fit; the rows go to a part file of `rows_schema`.
+/// A range between the passes.
+struct Part {
+    /// Its part file.
+    path: PathBuf,
+    /// Its rows among the run's.
+    rows: std::ops::Range<usize>,
+    /// The columns pass 2 reads, when they fitted in `execution.kept_between_passes_mib`
+    /// (reading them back from the part file cost ~5% of a 1M run's CPU).
+    kept: std::sync::Mutex<Option<Vec<RecordBatch>>>,
+}
+
+/// Pass 1 over range `k` (`in_id_order`: the subscribers file is sorted by id) with
+/// `partitions` per query: features, value, clustering inputs, plan and data fit; the rows
+/// go to a part file of `rows_schema`, and columns `read` (by position) are kept for pass 2.
 /// `None` when the range has no subscriber of the run.
 #[allow(clippy::too_many_arguments)]
 async fn first_range(
     root: &Path,
     window: Window,
-    range: features::IdRange,
-    in_id_order: bool,
-    k: usize,
-    partitions: usize,
+    (range, in_id_order, k, partitions): (features::IdRange, bool, usize, usize),
     config: &RunConfig,
     fitter: &fit::RangeFitter,
     pending: &store::PendingRun,
     rows_schema: &SchemaRef,
+    read: &[usize],
 ) -> Result<Option<FirstRange>> {
     let warehouse = features::warehouse_context(root, window, Some(range), Some(partitions), in_id_order).await?;
     let found = features::features_in(&warehouse, window).await?;
@@ -485,7 +501,8 @@ async fn first_range(
     let behaviour = clusters::behaviour(&valued)?;
     let fit = fitter.fit_range(&warehouse, window, &valued, &config.offers).await?;
     let part = pending.write_range_features(k, rows_schema.clone(), &valued)?;
-    Ok(Some(FirstRange { valued, behaviour, fit, part }))
+    let pass_two = valued.iter().map(|b| b.project(read)).collect::<std::result::Result<_, _>>()?;
+    Ok(Some(FirstRange { valued, pass_two, behaviour, fit, part }))
 }
 
 /// Positions among `rows` (pass 1's columns) of those pass 2 reads: the segments', the
@@ -515,13 +532,13 @@ struct SecondRange {
     offered_subscribers: u64,
 }
 
-/// Pass 2 over columns `columns` (by position) of one range's part file (rows
-/// `first_row..` of the run, `labels` their clusters, `schema` those columns with the
-/// cluster): segment flags, warnings, churn scores, next best offers.
+/// Pass 2 over the columns it reads of one range (`kept` from pass 1, else columns `read`,
+/// by position, of its part file; rows `first_row..` of the run, `labels` their clusters,
+/// `schema` those columns with the cluster): segment flags, warnings, churn scores, next
+/// best offers.
 #[allow(clippy::too_many_arguments)]
 async fn second_range(
-    part: &Path,
-    columns: &[usize],
+    (kept, part, read): (Option<Vec<RecordBatch>>, &Path, &[usize]),
     schema: &SchemaRef,
     first_row: usize,
     labels: &[u32],
@@ -531,7 +548,10 @@ async fn second_range(
     offers: &fit::OffersRun,
     settled: &fit::Settled,
 ) -> Result<SecondRange> {
-    let valued = store::read_range_features(part, columns)?;
+    let valued = match kept {
+        Some(batches) => batches,
+        None => store::read_range_features(part, read)?,
+    };
     let mut features = Vec::with_capacity(valued.len());
     let mut row = 0;
     for batch in valued {

@@ -212,9 +212,12 @@ fn small_ranges_give_the_same_results_as_one_range() {
         assert!((f(&x["revenue"]) - f(&y["revenue"])).abs() < 1e-6 * f(&x["revenue"]).max(1.0));
     }
     // The same ranges one at a time and five side by side (the last group shorter): ranges
-    // are added to the run in order, so every file is the same, byte for byte.
+    // are added to the run in order, so every file is the same, byte for byte. One at a
+    // time, pass 2 reads every range back from its part file; side by side, it finds them
+    // all kept in memory from pass 1.
     let one_by_one = dir.path().join("one.toml");
-    fs::write(&one_by_one, "[execution]\nsubscribers_per_range = 256\nparallel_ranges = 1\n").unwrap();
+    let one = "[execution]\nsubscribers_per_range = 256\nparallel_ranges = 1\nkept_between_passes_mib = 0\n";
+    fs::write(&one_by_one, one).unwrap();
     let five = dir.path().join("five.toml");
     fs::write(&five, "[execution]\nsubscribers_per_range = 256\nparallel_ranges = 5\n").unwrap();
     let (mut serial, mut side_by_side) = (run(&["--config", arg(&one_by_one)]), run(&["--config", arg(&five)]));

@@ -97,9 +97,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Milliseconds freed memory stays with the process for reuse before it goes back to the
 /// system (mimalloc's default: 1000). A run frees and takes again hundreds of MB a range,
 /// a few seconds apart; given back each time, every page is faulted in and zeroed anew.
-/// Measured on the run as it is now (2026-12), 10M subscribers, runs on a shared machine:
-/// 3000 ms 42.7-50.0 s, peak 2.9-3.1 GiB; 5000 ms 40.4-45.9 s, 3.0-3.5 GiB; 10 000 ms
-/// 40.8-42.9 s but 3.3-3.8 GiB, too near the 4 GiB a 10M run may take; never, 41.3 s, 3.7 GiB.
+/// Measured on 10M subscribers (2026-12, a shared machine): 3000 ms 42.7-50.0 s, peak
+/// 2.9-3.1 GiB; 5000 ms 40.4-45.9 s, 3.0-3.5 GiB; 10 000 ms 40.8-49.6 s and 3.3-3.8 GiB,
+/// too near the 4 GiB a 10M run may take; never purged, 41.3 s and 3.7 GiB.
 const PURGE_DELAY_MS: std::ffi::c_long = 5_000;
 
 /// Sets the allocator's purge delay, unless the operator set `MIMALLOC_PURGE_DELAY` (read by

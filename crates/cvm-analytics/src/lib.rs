@@ -227,8 +227,9 @@ pub async fn analyse(
             Ok(())
         },
     )?;
-    plan_fit.finish()?;
-    data_fit.finish()?;
+    // Finished with the other tables: their last rows are encoded beside the clustering.
+    plan_fit.close()?;
+    data_fit.close()?;
 
     progress(Progress { step: Step::Clusters, ranges: None });
     // Clustering, the pyramid and the offers' settling read separate things: side by side.
@@ -301,14 +302,13 @@ pub async fn analyse(
         },
     )?;
     let (rows, columns) = (features_file.rows(), features_file.columns() as u64);
-    device_fit.finish()?;
+    // Every table's last rows handed over before any is waited for: they are encoded and
+    // synced side by side (one after another, 1M subscribers: ~0.1 s at the end with a core idle).
+    let mut tables = vec![plan_fit, data_fit, device_fit, members, warning_file, nbo];
+    tables.extend(scores_file);
+    tables.iter_mut().try_for_each(store::TableWriter::close)?;
     features_file.finish()?;
-    members.finish()?;
-    warning_file.finish()?;
-    if let Some(f) = scores_file {
-        f.finish()?;
-    }
-    nbo.finish()?;
+    tables.into_iter().try_for_each(store::TableWriter::finish)?;
     let churn_scored = model.as_ref().map(|_| rows);
     let segments_report = segment_tally.report(&checked, &config.validity);
     let offers = offers.summary(&settled, offered, offered_subscribers, expected_value, &config.offers);

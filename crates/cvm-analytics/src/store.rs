@@ -381,8 +381,7 @@ impl TableWriter {
             // across threads (at 10M subscribers the caller's concat was 15% of the run's
             // page faults).
             let batches = pieces.into_iter().map(|slices| Ok(concat_batches(&file_schema, &slices)?));
-            let file = unbuffered(encode_by_column(writer, &file_schema, batches)?, &at)?;
-            if sync { file.sync_all().map_err(io(&at)) } else { Ok(()) }
+            finish_file(encode_by_column(writer, &file_schema, batches)?, &at, sync)
         });
         Ok(TableWriter {
             path: path.to_path_buf(),
@@ -449,32 +448,47 @@ impl TableWriter {
     /// Waits for the writing thread to finish the file.
     fn join(&mut self) -> Result<()> {
         self.to_writer = None;
-        match self.writer.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(AnalyticsError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other("the thread writing the file panicked"),
-            }),
-            None => Ok(()),
-        }
+        self.writer.take().map_or(Ok(()), |w| join_writer(&self.path, w))
     }
 
     /// Hands over what is pending and leaves the writing thread to close and sync the file
-    /// on its own, so that several tables finish side by side; [`TableWriter::finish`] then
-    /// waits for it. No row may be written after.
-    pub fn close(&mut self) -> Result<()> {
-        if self.to_writer.is_some() && (self.pending_rows > 0 || self.rows == 0) {
+    /// on its own, so that several tables finish side by side: the table can then only be
+    /// waited for ([`ClosingTable::finish`]), no row written to it.
+    pub fn close(mut self) -> Result<ClosingTable> {
+        if self.pending_rows > 0 || self.rows == 0 {
             self.flush()?;
         }
-        self.to_writer = None;
-        Ok(())
+        // The sender goes with `self`: the thread sees the end of the rows.
+        Ok(ClosingTable { path: std::mem::take(&mut self.path), writer: self.writer.take() })
     }
 
     /// Writes what is pending, closes the file and syncs it.
-    pub fn finish(mut self) -> Result<()> {
-        self.close()?;
-        self.join()
+    pub fn finish(self) -> Result<()> {
+        self.close()?.finish()
     }
+}
+
+/// A [`TableWriter`] closed: its writing thread finishing the file.
+pub struct ClosingTable {
+    path: PathBuf,
+    writer: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl ClosingTable {
+    /// Waits for the file to be closed and synced.
+    pub fn finish(self) -> Result<()> {
+        self.writer.map_or(Ok(()), |w| join_writer(&self.path, w))
+    }
+}
+
+/// The outcome of the thread writing the file at `path`.
+fn join_writer(path: &Path, writer: std::thread::JoinHandle<Result<()>>) -> Result<()> {
+    writer.join().unwrap_or_else(|_| {
+        Err(AnalyticsError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("the thread writing the file panicked"),
+        })
+    })
 }
 
 /// Writes `batches` through `writer`'s file, its columns encoded on every core, and returns
@@ -632,8 +646,7 @@ impl FeatureTable {
 
     /// Closes the file and syncs it.
     pub fn finish(self) -> Result<()> {
-        let file = unbuffered(self.file.into_inner()?, &self.path)?;
-        file.sync_all().map_err(io(&self.path))
+        finish_file(self.file.into_inner()?, &self.path, true)
     }
 
     fn error(&self, what: &str) -> AnalyticsError {
@@ -652,9 +665,10 @@ fn create_buffered(path: &Path) -> Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(WRITE_BUFFER, File::create(path).map_err(io(path))?))
 }
 
-/// The file behind `writer` (of `path`), once its buffered bytes are written.
-fn unbuffered(writer: BufWriter<File>, path: &Path) -> Result<File> {
-    writer.into_inner().map_err(|e| io(path)(e.into_error()))
+/// Writes out what `writer` (of `path`) still buffers, then syncs the file if `sync`.
+fn finish_file(writer: BufWriter<File>, path: &Path, sync: bool) -> Result<()> {
+    let file = writer.into_inner().map_err(|e| io(path)(e.into_error()))?;
+    if sync { file.sync_all().map_err(io(path)) } else { Ok(()) }
 }
 
 /// Attaches `path` to an I/O error.
